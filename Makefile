@@ -1,0 +1,49 @@
+# The two commands a researcher needs: `make demo` and `make test`. Both set up .venv on first use.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Quieter TensorFlow start-up logs.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-all lint format clean
+
+help:  ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv (if missing) and install the project with its dev tools
+
+demo: $(STAMP)  ## Build data, train both stages, export, evaluate: the whole chain in a few minutes
+	@start=$$(date +%s); \
+	$(PY) build_dataset.py experiment=demo && \
+	$(PY) train_coarse.py experiment=demo && \
+	$(PY) train_fine.py experiment=demo && \
+	$(PY) export.py experiment=demo overwrite=true && \
+	$(PY) evaluate.py experiment=demo && \
+	echo "make demo: $$(( $$(date +%s) - start )) s in all"
+
+test: $(STAMP)  ## Run the test suite (slow tests excluded)
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: $(STAMP)  ## Run every test, the slow ones too
+	$(PY) -m pytest -q
+
+lint: $(STAMP)  ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)  ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:  ## Remove outputs and built data (keeps .venv)
+	rm -rf outputs data/raw data/shards

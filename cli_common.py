@@ -1,0 +1,40 @@
+"""What the thin Hydra scripts share: config to plain dicts, one-line errors, stage timing.
+
+This file lives beside the scripts, not in ``matting/``: the library never imports Hydra or
+OmegaConf.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from matting.errors import MattingError
+
+
+def plain(cfg: DictConfig) -> dict:
+    """The resolved config as plain Python containers; a missing ``???`` value raises."""
+    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+
+
+def save_config(cfg: DictConfig, out_dir: str) -> None:
+    """Save the resolved config as ``config.yaml`` beside a stage's outputs."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, Path(out_dir) / "config.yaml", resolve=True)
+
+
+def run(stage: str, fn, cfg: DictConfig):
+    """Run ``fn(cfg)``, print how long it took; a user error becomes one line and exit code 2."""
+    started = time.perf_counter()
+    try:
+        result = fn(cfg)
+    except (MattingError, OmegaConfBaseException) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"error: {stage}: {message}", file=sys.stderr)
+        sys.exit(2)
+    print(f"[{stage}] finished in {time.perf_counter() - started:.1f} s", flush=True)
+    return result

@@ -1,0 +1,35 @@
+"""Export the trained pipeline (the same ``matting.inference`` graph evaluation runs).
+
+python export.py                               # SavedModel to outputs/<name>/export/saved_model
+python export.py experiment=demo overwrite=true
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from cli_common import plain, run
+from matting.export import export as export_module
+from matting.inference import MattingPipeline
+
+
+def export(cfg: DictConfig) -> str:
+    """Load the two checkpoints, export the pipeline in ``cfg.format``; returns the path."""
+    model = plain(cfg.model)
+    sizes = {"coarse_size": model["coarse_size"], "fine_size": model["fine_size"]}
+    pipeline = MattingPipeline.from_checkpoints(cfg.coarse_checkpoint, cfg.fine_checkpoint, **sizes)
+    metadata = {"name": cfg.name, **sizes, "checkpoints": [cfg.coarse_checkpoint, cfg.fine_checkpoint]}
+    path = export_module(pipeline.module, cfg.out_dir, format=cfg.format, overwrite=cfg.overwrite,
+                         metadata=metadata)  # fmt: skip
+    print(f"exported {cfg.format}: {path}")
+    return str(path)
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="export")
+def main(cfg: DictConfig) -> None:
+    run("export", export, cfg)
+
+
+if __name__ == "__main__":
+    main()

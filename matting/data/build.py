@@ -1,0 +1,230 @@
+"""Sources x backgrounds -> composites -> ``{split}-00000-of-000NN.tfrecord`` shards + manifest.
+
+Determinism: the split of foregrounds and backgrounds and every composite depend only on the config
+and ``seed`` (each sample has its own generator seeded with ``[seed, split, index]``), so one config
+gives byte-identical shards. Resumability: a shard is written to a temporary file and renamed when
+complete; a build run again over the same folder keeps the shards that exist and writes the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from matting.data.composite import composite, cover_crop, place_foreground
+from matting.data.features import encode_example, shard_name
+from matting.data.sources import Foreground, list_backgrounds, load_sources
+from matting.errors import ConfigError, DataError
+from matting.io import read_image, write_atomic
+
+SPLITS = ("train", "val", "test")
+BUILD_FILE = "build.json"
+MANIFEST_FILE = "manifest.json"
+
+
+def _check_config(size, counts, holdout) -> None:
+    if len(size) != 2 or min(size) <= 0:
+        raise ConfigError(f"data.build.size must be two positive numbers (height, width), got {size}")
+    for split in SPLITS:
+        if int(counts.get(split, 0)) < (1 if split == "train" else 0):
+            raise ConfigError(f"data.build.counts.{split} must be positive, got {counts.get(split)}")
+    if sum(holdout.get(s, 0.0) for s in ("val", "test")) >= 1.0 or min(holdout.values()) < 0:
+        raise ConfigError(f"data.build.holdout fractions must be >= 0 and sum below 1, got {holdout}")
+
+
+def _split_pool(items: list, holdout: dict, rng: np.random.Generator) -> dict[str, list]:
+    """Shuffle ``items`` and cut them into disjoint train / val / test pools."""
+    order = rng.permutation(len(items))
+    pools, start = {}, 0
+    for split in ("test", "val"):
+        take = max(1, round(holdout.get(split, 0.0) * len(items))) if holdout.get(split) else 0
+        pools[split] = [items[i] for i in order[start : start + take]]
+        start += take
+    pools["train"] = [items[i] for i in order[start:]]
+    return pools
+
+
+def _valid_foregrounds(items: list[Foreground], skipped: list[dict]) -> list[Foreground]:
+    """Items that load; the others are appended to ``skipped`` with their reason."""
+    valid = []
+    for item in items:
+        try:
+            item.load()
+        except DataError as error:
+            skipped.append({"path": str(item.fg_path), "reason": str(error)})
+        else:
+            valid.append(item)
+    return valid
+
+
+def _valid_backgrounds(paths: list[Path], skipped: list[dict]) -> list[Path]:
+    valid = []
+    for path in paths:
+        try:
+            read_image(path)
+        except DataError as error:
+            skipped.append({"path": str(path), "reason": str(error)})
+        else:
+            valid.append(path)
+    return valid
+
+
+def make_composite(
+    item: Foreground,
+    bg_path: Path,
+    size: tuple[int, int],
+    rng: np.random.Generator,
+    *,
+    scale_range=(0.6, 1.0),
+    max_offset=0.15,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One composite: uint8 image ``[H, W, 3]``, alpha ``[H, W]`` and binary coarse mask ``[H, W]``."""
+    fg, alpha = item.load()
+    fg = fg.astype(np.float32) / 255.0
+    alpha = alpha.astype(np.float32) / 255.0
+    fg, alpha = place_foreground(fg, alpha, size, rng, scale_range=tuple(scale_range), max_offset=max_offset)
+    bg = cover_crop(read_image(bg_path), size, rng).astype(np.float32) / 255.0
+    image = composite(fg, bg, alpha)
+    to_uint8 = lambda x: np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)  # noqa: E731
+    return to_uint8(image), to_uint8(alpha), np.where(alpha > 0.5, 255, 0).astype(np.uint8)
+
+
+def _write_shard(path: Path, records: list[bytes]) -> str:
+    """Write a shard under a temporary name, rename it into place; returns its SHA-256."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tf.io.TFRecordWriter(str(tmp)) as writer:
+        for record in records:
+            writer.write(record)
+    os.replace(tmp, path)
+    return _sha256(path)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_dataset(
+    *,
+    sources: list[dict],
+    backgrounds: list[str],
+    out_dir: str,
+    size=(768, 640),
+    counts: dict | None = None,
+    holdout: dict | None = None,
+    samples_per_shard: int = 512,
+    scale_range=(0.6, 1.0),
+    max_offset: float = 0.15,
+    jpeg_quality: int = 95,
+    seed: int = 0,
+) -> dict:
+    """Build train / val / test shards under ``out_dir`` and write ``manifest.json``; returns it.
+
+    ``counts`` gives the number of composites per split, ``holdout`` the fraction of foregrounds
+    and of backgrounds kept for val and test (no foreground or background is shared between splits).
+    """
+    counts = {"train": 1000, "val": 100, "test": 100, **(counts or {})}
+    holdout = {"val": 0.1, "test": 0.1, **(holdout or {})}
+    size = tuple(int(s) for s in size)
+    _check_config(size, counts, holdout)
+    if samples_per_shard <= 0:
+        raise ConfigError(f"data.build.samples_per_shard must be positive, got {samples_per_shard}")
+
+    settings = {
+        "sources": sources, "backgrounds": backgrounds, "size": list(size), "counts": counts,
+        "holdout": holdout, "samples_per_shard": samples_per_shard,
+        "scale_range": list(scale_range), "max_offset": max_offset,
+        "jpeg_quality": jpeg_quality, "seed": seed,
+    }  # fmt: skip
+    out = Path(out_dir)
+    _claim_folder(out, settings)
+    manifest_path = out / MANIFEST_FILE
+    if manifest_path.is_file():
+        return json.loads(manifest_path.read_text())
+
+    skipped: list[dict] = []
+    bg_paths = list_backgrounds(backgrounds)
+    items, why = load_sources(sources)
+    skipped += why
+    items = _valid_foregrounds(items, skipped)
+    bgs = _valid_backgrounds(bg_paths, skipped)
+    if not items:
+        raise DataError(f"no usable foreground in {[s.get('root') for s in sources]}")
+    if not bgs:
+        raise DataError(f"no usable background image in {backgrounds}")
+
+    rng = np.random.default_rng(seed)
+    fg_pools = _split_pool(items, holdout, rng)
+    bg_pools = _split_pool(bgs, holdout, rng)
+    manifest = {"settings": settings, "splits": {}, "skipped": skipped}
+    started = time.perf_counter()
+    for split_index, split in enumerate(SPLITS):
+        n = int(counts.get(split, 0))
+        if n == 0:
+            continue
+        fgs, split_bgs = fg_pools[split], bg_pools[split]
+        if not fgs or not split_bgs:
+            raise DataError(
+                f"split {split!r} got {len(fgs)} foregrounds and {len(split_bgs)} backgrounds: "
+                "add data or lower data.build.holdout"
+            )
+        num_shards = math.ceil(n / samples_per_shard)
+        shards, by_source = [], {}
+        progress = tqdm(total=n, desc=f"build {split}", unit="img", leave=False)
+        for shard in range(num_shards):
+            indices = range(shard * samples_per_shard, min(n, (shard + 1) * samples_per_shard))
+            path = out / shard_name(split, shard, num_shards)
+            records = []
+            for i in indices:
+                item = fgs[i % len(fgs)]
+                by_source[item.source] = by_source.get(item.source, 0) + 1
+                if path.is_file():
+                    continue  # resumed build: this shard is complete already
+                sample_rng = np.random.default_rng([seed, split_index, i])
+                bg_path = split_bgs[int(sample_rng.integers(len(split_bgs)))]
+                image, alpha, coarse = make_composite(
+                    item, bg_path, size, sample_rng, scale_range=scale_range, max_offset=max_offset
+                )
+                records.append(
+                    encode_example(
+                        image, alpha, coarse, source=item.source, coarse_quality=item.coarse_quality,
+                        sample_id=f"{split}/{i}:{item.id}+{bg_path.name}", jpeg_quality=jpeg_quality,
+                    )
+                )  # fmt: skip
+            digest = _sha256(path) if path.is_file() else _write_shard(path, records)
+            shards.append({"file": path.name, "count": len(indices), "sha256": digest})
+            progress.update(len(indices))
+        progress.close()
+        manifest["splits"][split] = {
+            "count": n,
+            "foregrounds": len(fgs),
+            "backgrounds": len(split_bgs),
+            "by_source": by_source,
+            "shards": shards,
+        }
+    manifest["seconds"] = round(time.perf_counter() - started, 2)
+    write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())
+    return manifest
+
+
+def _claim_folder(out: Path, settings: dict) -> None:
+    """Record the build settings in ``out``; refuse a folder that holds another build."""
+    build_file = out / BUILD_FILE
+    text = json.dumps(settings, indent=2, sort_keys=True)
+    if build_file.is_file():
+        if build_file.read_text() != text:
+            raise DataError(
+                f"{out}: holds a dataset built with other settings (see {BUILD_FILE}); "
+                "delete the folder or choose another data.shards_dir"
+            )
+        return
+    if out.is_dir() and any(out.iterdir()):
+        raise DataError(f"{out}: not empty and not a dataset folder; choose another data.shards_dir")
+    write_atomic(build_file, text.encode())

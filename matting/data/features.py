@@ -1,0 +1,102 @@
+"""The TFRecord layout: the one place where the keys and types of a record are written.
+
+A record is one composite at the dataset's output size:
+
+=================  =======  ===============================================================
+key                type     content
+=================  =======  ===============================================================
+``image``          bytes    JPEG, RGB composite
+``alpha``          bytes    PNG, 8-bit alpha matte of the foreground in the composite
+``coarse``         bytes    PNG, 8-bit binary person mask (0 / 255)
+``coarse_quality`` int64    1 when ``alpha`` itself only comes from a coarse mask (COCO), else 0
+``source``         bytes    name of the foreground source (config entry)
+``sample_id``      bytes    ``{split}/{index}:{foreground id}+{background id}``
+=================  =======  ===============================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from matting.io import encode_jpeg, encode_png
+
+IMAGE = "image"
+ALPHA = "alpha"
+COARSE = "coarse"
+COARSE_QUALITY = "coarse_quality"
+SOURCE = "source"
+SAMPLE_ID = "sample_id"
+
+FEATURE_SPEC = {
+    IMAGE: tf.io.FixedLenFeature([], tf.string),
+    ALPHA: tf.io.FixedLenFeature([], tf.string),
+    COARSE: tf.io.FixedLenFeature([], tf.string),
+    COARSE_QUALITY: tf.io.FixedLenFeature([], tf.int64),
+    SOURCE: tf.io.FixedLenFeature([], tf.string),
+    SAMPLE_ID: tf.io.FixedLenFeature([], tf.string),
+}
+
+
+def _bytes(value: bytes) -> tf.train.Feature:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def _int64(value: int) -> tf.train.Feature:
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def encode_example(
+    image: np.ndarray,
+    alpha: np.ndarray,
+    coarse: np.ndarray,
+    *,
+    source: str,
+    sample_id: str,
+    coarse_quality: bool = False,
+    jpeg_quality: int = 95,
+) -> bytes:
+    """uint8 RGB ``image`` [H, W, 3], uint8 ``alpha`` and ``coarse`` [H, W] -> serialized Example."""
+    if image.shape[:2] != alpha.shape or alpha.shape != coarse.shape:
+        raise ValueError(
+            f"{sample_id}: image {image.shape}, alpha {alpha.shape} and coarse {coarse.shape} "
+            "must have one height and width"
+        )
+    feature = {
+        IMAGE: _bytes(encode_jpeg(image, jpeg_quality)),
+        ALPHA: _bytes(encode_png(alpha)),
+        COARSE: _bytes(encode_png(coarse)),
+        COARSE_QUALITY: _int64(coarse_quality),
+        SOURCE: _bytes(source.encode()),
+        SAMPLE_ID: _bytes(sample_id.encode()),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Serialized Example -> ``image`` [H, W, 3], ``alpha`` and ``coarse`` [H, W, 1] float32 in
+    [0, 1], plus ``coarse_quality`` (int64), ``source`` and ``sample_id`` (strings)."""
+    features = tf.io.parse_single_example(serialized, FEATURE_SPEC)
+
+    def decode(key: str, channels: int) -> tf.Tensor:
+        pixels = tf.io.decode_image(features[key], channels=channels, expand_animations=False)
+        return tf.image.convert_image_dtype(pixels, tf.float32)
+
+    return {
+        IMAGE: decode(IMAGE, 3),
+        ALPHA: decode(ALPHA, 1),
+        COARSE: decode(COARSE, 1),
+        COARSE_QUALITY: features[COARSE_QUALITY],
+        SOURCE: features[SOURCE],
+        SAMPLE_ID: features[SAMPLE_ID],
+    }
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    """``train-00003-of-00016.tfrecord``."""
+    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def shard_pattern(split: str) -> str:
+    """Glob matching every shard of ``split``."""
+    return f"{split}-*-of-*.tfrecord"

@@ -1,0 +1,139 @@
+"""tf.data input pipelines over the built shards, one per training stage.
+
+- ``stage="coarse"``: image -> coarse person mask, both resized to ``size`` (192x160 by default).
+- ``stage="fine"``: image + a coarse mask made by degrading the true alpha -> alpha, at ``size``
+  (768x640 by default). Degrading the alpha stands in for the paper's quality unification: the
+  refinement net learns from masks of every quality a coarse net may produce.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from matting.data.features import ALPHA, COARSE, IMAGE, parse_example, shard_pattern
+from matting.errors import ConfigError, DataError
+
+STAGES = ("coarse", "fine")
+
+
+def split_files(shards_dir: str, split: str) -> list[str]:
+    """The shard files of ``split`` under ``shards_dir``, sorted; none is a :class:`DataError`."""
+    folder = Path(shards_dir)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such dataset folder (run build_dataset.py first)")
+    files = sorted(str(p) for p in folder.glob(shard_pattern(split)))
+    if not files:
+        raise DataError(f"{folder}: no {split!r} shards ({shard_pattern(split)})")
+    return files
+
+
+def read_records(files: list[str]) -> tf.data.Dataset:
+    """Every record of ``files`` parsed (see :func:`parse_example`), in file order."""
+    return tf.data.TFRecordDataset(files).map(parse_example, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Augmentation and mask degradation: tensors [H, W, C] float32 in [0, 1]
+# ---------------------------------------------------------------------------------------------------
+
+
+def augment(example: dict) -> dict:
+    """Random horizontal flip of image, alpha and coarse together; colour jitter on the image."""
+    flip = tf.random.uniform([]) < 0.5
+    for key in (IMAGE, ALPHA, COARSE):
+        example[key] = tf.cond(flip, lambda k=key: tf.image.flip_left_right(example[k]),
+                               lambda k=key: example[k])  # fmt: skip
+    image = tf.image.random_brightness(example[IMAGE], 0.1)
+    image = tf.image.random_contrast(image, 0.8, 1.2)
+    image = tf.image.random_saturation(image, 0.8, 1.2)
+    example[IMAGE] = tf.clip_by_value(image, 0.0, 1.0)
+    return example
+
+
+def degrade_alpha(
+    alpha: tf.Tensor,
+    *,
+    coarse_size=(192, 160),
+    threshold_range=(0.2, 0.8),
+    max_morph: float = 0.03,
+) -> tf.Tensor:
+    """A coarse mask as a coarse net might give it, made from the true ``alpha`` [H, W, 1].
+
+    Steps: threshold at a random level in ``threshold_range``; dilate or erode by a random radius up
+    to ``max_morph`` of the height; resample down to ``coarse_size`` and back up (the blocky, soft
+    edge of a low-resolution prediction). The result stays within that radius (plus the resample's
+    blur) of the thresholded alpha.
+    """
+    size = tf.shape(alpha)[:2]
+    mask = tf.cast(alpha > tf.random.uniform([], *threshold_range), tf.float32)[None]  # [1, H, W, 1]
+    max_radius = tf.maximum(1, tf.cast(tf.cast(size[0], tf.float32) * max_morph, tf.int32))
+    radius = tf.random.uniform([], 0, max_radius + 1, dtype=tf.int32)
+    # Dilation (or erosion, on the inverted mask) by a (2r+1)-square: r passes of a 3x3 max pool.
+    sign = tf.where(tf.random.uniform([]) < 0.5, 1.0, -1.0)
+    mask = (
+        sign
+        * tf.while_loop(
+            lambda i, m: i < radius,
+            lambda i, m: (i + 1, tf.nn.max_pool2d(m, 3, 1, "SAME")),
+            (tf.constant(0), sign * mask),
+        )[1]
+    )
+    mask = tf.image.resize(mask, coarse_size, method="area")
+    mask = tf.image.resize(mask, size, method="bilinear")
+    return tf.clip_by_value(mask[0], 0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The pipeline
+# ---------------------------------------------------------------------------------------------------
+
+
+def make_dataset(
+    files: list[str],
+    *,
+    stage: str,
+    size=(192, 160),
+    batch_size: int = 8,
+    training: bool = True,
+    shuffle_buffer: int = 256,
+    coarse_size=(192, 160),
+    degrade: dict | None = None,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """Batches of ``(inputs, target)`` for ``stage``; training repeats forever and shuffles.
+
+    coarse: inputs ``[B, h, w, 3]``, target ``[B, h, w, 1]`` (the coarse mask).
+    fine:   inputs ``[B, h, w, 4]`` (image + degraded mask), target ``[B, h, w, 1]`` (alpha).
+    """
+    if stage not in STAGES:
+        raise ConfigError(f"stage must be one of {STAGES}, got {stage!r}")
+    if len(size) != 2 or min(size) <= 0 or batch_size <= 0:
+        raise ConfigError(f"size must be two positive numbers and batch_size positive: {size}, {batch_size}")
+    size = [int(s) for s in size]
+
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if training:
+        # Shuffle shard order each epoch, then interleave records from several shards at once.
+        ds = ds.shuffle(len(files), seed=seed).repeat()
+    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
+                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)  # fmt: skip
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed)
+    ds = ds.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def to_stage(example: dict):
+        # Resize after augmentation so flips and jitter act on the full-resolution record.
+        image = tf.image.resize(example[IMAGE], size, method="area")
+        if stage == "coarse":
+            return image, tf.image.resize(example[COARSE], size, method="area")
+        alpha = tf.image.resize(example[ALPHA], size, method="area")
+        coarse = degrade_alpha(alpha, coarse_size=coarse_size, **(degrade or {}))
+        return tf.concat([image, coarse], axis=-1), alpha
+
+    ds = ds.map(to_stage, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=training)
+    return ds.prefetch(tf.data.AUTOTUNE)

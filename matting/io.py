@@ -1,0 +1,118 @@
+"""Reading and writing images at the file boundary: uint8 RGB / uint8 alpha in, clear errors out.
+
+Every reader accepts the files researchers actually have (8- or 16-bit, grayscale, RGB, RGBA, any
+extension OpenCV reads) and raises :class:`DataError` naming the file when it cannot.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from matting.errors import DataError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def list_images(root: str | os.PathLike) -> list[Path]:
+    """All image files below ``root``, sorted; a missing or empty folder is a :class:`DataError`."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise DataError(f"{root}: holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+
+def _read_raw(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise DataError(f"{path}: not a readable image (corrupt, truncated or unsupported format)")
+    return image
+
+
+def _to_uint8(image: np.ndarray, path: Path) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    raise DataError(f"{path}: unsupported pixel type {image.dtype} (expected 8- or 16-bit)")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """An image file as uint8 RGB ``[H, W, 3]``; grayscale is replicated, an alpha channel dropped."""
+    path = Path(path)
+    image = _to_uint8(_read_raw(path), path)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    if image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    raise DataError(f"{path}: {image.shape[2]} channels (expected 1, 3 or 4)")
+
+
+def read_alpha(path: str | os.PathLike) -> np.ndarray:
+    """An alpha matte or mask file as uint8 ``[H, W]``.
+
+    A single-channel file is taken as it is; an RGBA file gives its alpha channel; an RGB file whose
+    channels are equal gives that channel. Anything else is a :class:`DataError`.
+    """
+    path = Path(path)
+    image = _to_uint8(_read_raw(path), path)
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        return np.ascontiguousarray(image[:, :, 3])
+    if image.shape[2] == 3 and np.array_equal(image[:, :, 0], image[:, :, 1]):
+        return np.ascontiguousarray(image[:, :, 0])
+    raise DataError(f"{path}: an alpha matte must be single-channel, RGBA or gray RGB")
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """uint8 RGB ``[H, W, 3]`` or single-channel ``[H, W]`` -> PNG bytes."""
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, buffer = cv2.imencode(".png", image)
+    if not ok:
+        raise ValueError(f"PNG encoding failed for an array of shape {image.shape}")
+    return buffer.tobytes()
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:
+    """uint8 RGB ``[H, W, 3]`` -> JPEG bytes."""
+    ok, buffer = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise ValueError(f"JPEG encoding failed for an array of shape {image.shape}")
+    return buffer.tobytes()
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Save uint8 RGB, RGBA or single-channel ``image`` as a PNG file, atomically."""
+    if image.ndim == 3 and image.shape[2] == 4:
+        ok, buffer = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA))
+        if not ok:
+            raise ValueError(f"PNG encoding failed for an array of shape {image.shape}")
+        write_atomic(path, buffer.tobytes())
+    else:
+        write_atomic(path, encode_png(image))

@@ -1,0 +1,42 @@
+"""Training losses: pure functions of ``(target, pred)``, both ``[B, H, W, 1]`` float32 in [0, 1]."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def bce_dice_loss(target: tf.Tensor, pred: tf.Tensor, *, dice_weight: float = 0.0) -> tf.Tensor:
+    """Coarse stage: mean binary cross-entropy + ``dice_weight`` * (1 - soft Dice). Scalar."""
+    bce = tf.reduce_mean(keras.losses.binary_crossentropy(target, pred))
+    if not dice_weight:
+        return bce
+    overlap = tf.reduce_sum(target * pred, axis=[1, 2, 3])
+    total = tf.reduce_sum(target + pred, axis=[1, 2, 3])
+    dice = (2.0 * overlap + 1.0) / (total + 1.0)  # [B]
+    return bce + dice_weight * tf.reduce_mean(1.0 - dice)
+
+
+def gradient_l1(target: tf.Tensor, pred: tf.Tensor) -> tf.Tensor:
+    """Mean |Sobel(pred) - Sobel(target)| over both directions: keeps edges sharp. Scalar."""
+    diff = tf.image.sobel_edges(pred) - tf.image.sobel_edges(target)  # [B, H, W, 1, 2]
+    return tf.reduce_mean(tf.abs(diff))
+
+
+def alpha_loss(target: tf.Tensor, pred: tf.Tensor, *, gradient_weight: float = 0.0) -> tf.Tensor:
+    """Refinement stage: mean |pred - target| + ``gradient_weight`` * :func:`gradient_l1`. Scalar."""
+    loss = tf.reduce_mean(tf.abs(pred - target))
+    if gradient_weight:
+        loss += gradient_weight * gradient_l1(target, pred)
+    return loss
+
+
+def make_loss(stage: str, **weights):
+    """The loss of ``stage`` ("coarse" or "fine") with its weights bound, as Keras expects it."""
+    base = {"coarse": bce_dice_loss, "fine": alpha_loss}[stage]
+
+    def loss(target, pred):
+        return base(target, pred, **weights)
+
+    loss.__name__ = f"{stage}_loss"
+    return loss

@@ -1,0 +1,57 @@
+import cv2
+import numpy as np
+import pytest
+
+from matting.errors import DataError
+from matting.io import list_images, read_alpha, read_image
+
+
+def test_grayscale_rgba_and_16_bit_files_read_as_uint8_rgb(tmp_path):
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    cv2.imwrite(str(tmp_path / "gray.png"), gray)
+    rgba = np.zeros((3, 4, 4), np.uint8)
+    rgba[..., 2], rgba[..., 3] = 200, 7  # red in BGRA order, alpha 7
+    cv2.imwrite(str(tmp_path / "rgba.png"), rgba)
+    cv2.imwrite(str(tmp_path / "deep.png"), np.full((3, 4, 3), 65535, np.uint16))
+
+    image = read_image(tmp_path / "gray.png")
+    assert image.shape == (3, 4, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(image[..., 1], gray)
+    np.testing.assert_array_equal(read_image(tmp_path / "rgba.png")[0, 0], [200, 0, 0])
+    np.testing.assert_array_equal(read_image(tmp_path / "deep.png"), 255)
+    np.testing.assert_array_equal(read_alpha(tmp_path / "rgba.png"), 7)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(b"", "empty file"), (b"not an image at all", "not a readable image")],
+)
+def test_unreadable_files_name_the_path_and_the_problem(tmp_path, content, problem):
+    path = tmp_path / "broken.jpg"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=problem) as error:
+        read_image(path)
+    assert str(path) in str(error.value)
+
+
+def test_truncated_png_is_a_data_error(tmp_path):
+    ok, data = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
+    path = tmp_path / "cut.png"
+    path.write_bytes(data.tobytes()[: len(data) // 2])
+    with pytest.raises(DataError, match="cut.png"):
+        read_image(path)
+
+
+def test_missing_or_empty_folders(tmp_path):
+    with pytest.raises(DataError, match="no such folder"):
+        list_images(tmp_path / "nope")
+    with pytest.raises(DataError, match="holds no images"):
+        list_images(tmp_path)
+
+
+def test_colour_alpha_is_refused(tmp_path):
+    colour = np.zeros((3, 4, 3), np.uint8)
+    colour[..., 0] = 9
+    cv2.imwrite(str(tmp_path / "colour.png"), colour)
+    with pytest.raises(DataError, match="single-channel"):
+        read_alpha(tmp_path / "colour.png")

@@ -1,0 +1,59 @@
+"""The tf.data pipelines of both stages and the degraded coarse masks."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from matting.data.pipeline import degrade_alpha, make_dataset, split_files
+from matting.errors import ConfigError, DataError
+
+
+@pytest.mark.parametrize(("stage", "channels"), [("coarse", 3), ("fine", 4)])
+def test_batches_have_the_stage_shapes(tiny_root, stage, channels):
+    files = split_files(tiny_root / "data/shards/tiny", "train")
+    ds = make_dataset(files, stage=stage, size=(48, 40), batch_size=3, coarse_size=(24, 20))
+    inputs, target = next(iter(ds))
+    assert inputs.shape == (3, 48, 40, channels) and target.shape == (3, 48, 40, 1)
+    for t in (inputs, target):
+        assert 0.0 <= float(tf.reduce_min(t)) and float(tf.reduce_max(t)) <= 1.0
+
+
+def test_evaluation_order_is_deterministic_and_finite(tiny_root):
+    files = split_files(tiny_root / "data/shards/tiny", "test")
+    first = [t.numpy() for _, t in make_dataset(files, stage="coarse", size=(32, 32), training=False)]
+    second = [t.numpy() for _, t in make_dataset(files, stage="coarse", size=(32, 32), training=False)]
+    assert sum(len(b) for b in first) == 6
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_degraded_mask_stays_near_the_thresholded_alpha():
+    alpha = np.zeros((96, 80, 1), np.float32)
+    alpha[30:, 20:60] = 1.0  # a block person
+    alpha[25:30, 20:60] = 0.5  # a soft top edge
+    max_morph, tf_alpha = 0.05, tf.constant(alpha)
+    # Bound: the morphology radius plus two cells of the 4x down-up resample.
+    radius = int(96 * max_morph) + 8
+    inner = alpha[..., 0] == 1.0
+    outer = np.zeros_like(inner)
+    outer[25 - radius :, 20 - radius : 60 + radius] = True
+    core = np.zeros_like(inner)
+    core[30 + radius :, 20 + radius : 60 - radius] = True
+    for seed in range(20):
+        tf.random.set_seed(seed)
+        mask = degrade_alpha(tf_alpha, coarse_size=(24, 20), max_morph=max_morph).numpy()[..., 0]
+        assert mask.shape == (96, 80)
+        assert mask[~outer].max() == 0.0  # nothing far outside the person
+        assert mask[core].min() == 1.0  # nothing missing deep inside
+        assert 0.0 <= mask.min() and mask.max() <= 1.0
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(DataError, match="no such dataset folder"):
+        split_files(tmp_path / "missing", "train")
+    with pytest.raises(DataError, match="no 'train' shards"):
+        split_files(tmp_path, "train")
+    with pytest.raises(ConfigError, match="stage"):
+        make_dataset(["x"], stage="medium")
+    with pytest.raises(ConfigError, match="size"):
+        make_dataset(["x"], stage="coarse", size=(-1, 8))
