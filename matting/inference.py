@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import matting.models  # noqa: F401  (registers the custom layers the checkpoints use)
 from matting.errors import CheckpointError, ConfigError
 
 IMAGE_SPEC = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")

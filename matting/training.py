@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from matting.data.pipeline import make_dataset, split_files
+from matting.data.pipeline import count_records, make_dataset, split_files
 from matting.errors import ConfigError, MattingError
 from matting.losses import make_loss
 from matting.models.unet import build_coarse_unet, build_fine_unet
@@ -78,7 +79,7 @@ def fit_model(
     started = time.perf_counter()
     history = model.fit(
         train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-        validation_steps=validation_steps, callbacks=callbacks, verbose=verbose,
+        validation_steps=validation_steps, callbacks=callbacks, verbose=verbose, shuffle=False,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     model.save(last)
@@ -115,8 +116,13 @@ def train_stage(
     net = builder(**model[stage])
     common = {"stage": stage, "size": size, "coarse_size": model["coarse_size"], "seed": seed, **input}
     train_ds = make_dataset(split_files(shards_dir, "train"), training=True, **common)
-    val_ds = make_dataset(split_files(shards_dir, "val"), training=False, **common)
+    val_files = split_files(shards_dir, "val")
+    val_ds = make_dataset(val_files, training=False, **common)
+    if fit.get("validation_steps") is None:
+        # The whole val split each epoch; a known count spares Keras a pass to discover it.
+        steps = math.ceil(count_records(val_files) / input["batch_size"])
+        fit = {**fit, "validation_steps": steps}
     result = fit_model(net, train_ds, val_ds, loss=make_loss(stage, **loss), out_dir=out_dir, **fit)
-    images = fit["epochs"] * fit["steps_per_epoch"] * train_ds.element_spec[0].shape[0]
+    images = fit["epochs"] * fit["steps_per_epoch"] * input["batch_size"]
     result["images_per_second"] = round(images / max(result["seconds"], 1e-9), 1)
     return result

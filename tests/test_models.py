@@ -47,3 +47,19 @@ def test_untrained_residual_refinement_passes_the_coarse_mask_through():
     model = build_fine_unet(filters=[4, 8])
     x = np.random.default_rng(2).random((1, 32, 32, 4), dtype=np.float32)
     np.testing.assert_allclose(model(x)[..., 0], np.clip(x[..., 3], 0.01, 0.99), atol=1e-5)
+
+
+def test_a_fresh_process_loads_checkpoints_through_the_inference_module(tmp_path):
+    import subprocess
+    import sys
+
+    build_coarse_unet(filters=[4, 8]).save(tmp_path / "coarse.keras")
+    build_fine_unet(filters=[4, 8]).save(tmp_path / "fine.keras")
+    code = (
+        "from matting.inference import MattingPipeline; import numpy as np; "
+        f"p = MattingPipeline.from_checkpoints('{tmp_path}/coarse.keras', '{tmp_path}/fine.keras', "
+        "coarse_size=(16, 16), fine_size=(32, 32)); print(p.predict(np.zeros((20, 30, 3), np.uint8)).shape)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("(20, 30)")

@@ -29,6 +29,11 @@ def split_files(shards_dir: str, split: str) -> list[str]:
     return files
 
 
+def count_records(files: list[str]) -> int:
+    """How many records ``files`` hold (reads them once, without parsing)."""
+    return int(tf.data.TFRecordDataset(files).reduce(0, lambda n, _: n + 1))
+
+
 def read_records(files: list[str]) -> tf.data.Dataset:
     """Every record of ``files`` parsed (see :func:`parse_example`), in file order."""
     return tf.data.TFRecordDataset(files).map(parse_example, num_parallel_calls=tf.data.AUTOTUNE)

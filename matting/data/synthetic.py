@@ -34,6 +34,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from matting.io import encode_jpeg, encode_png, write_atomic
+
 __all__ = [
     "FORMAT_VERSION",
     "generate_background",
@@ -864,26 +866,6 @@ def _check_size(value: Any, name: str) -> Size:
     return int(height), int(width)
 
 
-def _encode(image: np.ndarray, extension: str, params: Sequence[int] = ()) -> bytes:
-    """Encode an RGB (HxWx3) or grey (HxW) uint8 image; cv2 expects BGR channel order."""
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(extension, image, list(params))
-    if not ok:
-        raise RuntimeError(f"encoding {extension} failed")
-    return data.tobytes()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename it into place."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _remove_leftovers(folder: Path, extension: str, count: int) -> None:
     """Delete items beyond ``count`` from an earlier, larger run and temporaries of killed runs."""
     item = re.compile(rf"(\d{{5}})\{extension}")
@@ -978,13 +960,13 @@ def write_synthetic_dataset(
         folder.mkdir(parents=True, exist_ok=True)
     for i in range(num_foregrounds):
         fg, alpha = generate_person(item_rng(seed, "fg", i), fg_size)
-        _atomic_write(files["fg"][i], _encode(fg, ".png"))
-        _atomic_write(files["alpha"][i], _encode(alpha, ".png"))
+        write_atomic(files["fg"][i], encode_png(fg))
+        write_atomic(files["alpha"][i], encode_png(alpha))
     for i in range(num_backgrounds):
         background = generate_background(item_rng(seed, "bg", i), bg_size)
-        _atomic_write(files["bg"][i], _encode(background, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95]))
+        write_atomic(files["bg"][i], encode_jpeg(background, quality=95))
     _remove_leftovers(folders["fg"], ".png", num_foregrounds)
     _remove_leftovers(folders["alpha"], ".png", num_foregrounds)
     _remove_leftovers(folders["bg"], ".jpg", num_backgrounds)
-    _atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    write_atomic(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
     return {**result, "generated": True}
