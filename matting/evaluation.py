@@ -13,7 +13,7 @@ from tqdm import tqdm
 from matting.data.features import ALPHA, IMAGE, SAMPLE_ID
 from matting.data.pipeline import read_records
 from matting.inference import MattingPipeline
-from matting.io import write_atomic
+from matting.io import to_uint8, write_atomic
 from matting.metrics import SCALE_NOTE, evaluate_alpha
 from matting.viz import error_map, save_grid
 
@@ -28,10 +28,6 @@ TABLE_COLUMNS = (
 )
 
 
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(np.asarray(x) * 255.0), 0, 255).astype(np.uint8)
-
-
 def load_split_arrays(files: list[str], max_images: int | None = None) -> list[dict]:
     """The records of ``files`` as uint8 numpy arrays: ``image`` [H, W, 3], ``alpha`` [H, W]."""
     samples = []
@@ -39,11 +35,11 @@ def load_split_arrays(files: list[str], max_images: int | None = None) -> list[d
         samples.append(
             {
                 "id": example[SAMPLE_ID].decode(),
-                IMAGE: _to_uint8(example[IMAGE]),
-                ALPHA: _to_uint8(example[ALPHA][..., 0]),
+                IMAGE: to_uint8(example[IMAGE]),
+                ALPHA: to_uint8(example[ALPHA][..., 0]),
             }
         )
-        if max_images is not None and len(samples) >= max_images:
+        if max_images and len(samples) >= max_images:
             break
     return samples
 

@@ -20,16 +20,10 @@ import numpy as np
 import tensorflow as tf
 
 import matting.models  # noqa: F401  (registers the custom layers the checkpoints use)
-from matting.errors import CheckpointError, ConfigError
+from matting.errors import CheckpointError
+from matting.models.unet import check_input_size
 
 IMAGE_SPEC = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
-
-
-def _check_size(name: str, size) -> tuple[int, int]:
-    size = tuple(int(s) for s in size)
-    if len(size) != 2 or min(size) <= 0:
-        raise ConfigError(f"{name} must be two positive numbers (height, width), got {list(size)}")
-    return size
 
 
 class MattingModule(tf.Module):
@@ -37,10 +31,12 @@ class MattingModule(tf.Module):
 
     def __init__(self, coarse: keras.Model, fine: keras.Model, *, coarse_size, fine_size):
         super().__init__(name="matting")
+        check_input_size(coarse, coarse_size, "model.coarse_size")
+        check_input_size(fine, fine_size, "model.fine_size")
         self.coarse = coarse
         self.fine = fine
-        self.coarse_size = tf.constant(_check_size("coarse_size", coarse_size), tf.int32)
-        self.fine_size = tf.constant(_check_size("fine_size", fine_size), tf.int32)
+        self.coarse_size = tf.constant([int(s) for s in coarse_size], tf.int32)
+        self.fine_size = tf.constant([int(s) for s in fine_size], tf.int32)
 
     @tf.function(input_signature=[IMAGE_SPEC])
     def __call__(self, images: tf.Tensor) -> tf.Tensor:

@@ -73,9 +73,15 @@ def read_alpha(path: str | os.PathLike) -> np.ndarray:
         return image
     if image.shape[2] == 4:
         return np.ascontiguousarray(image[:, :, 3])
-    if image.shape[2] == 3 and np.array_equal(image[:, :, 0], image[:, :, 1]):
+    gray = np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(image[:, :, 1], image[:, :, 2])
+    if image.shape[2] == 3 and gray:
         return np.ascontiguousarray(image[:, :, 0])
     raise DataError(f"{path}: an alpha matte must be single-channel, RGBA or gray RGB")
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """float in [0, 1] -> uint8 in [0, 255], rounded to nearest and clipped."""
+    return np.clip(np.rint(np.asarray(x) * 255.0), 0, 255).astype(np.uint8)
 
 
 def encode_png(image: np.ndarray) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import tensorflow as tf
 from matting.data.pipeline import count_records, make_dataset, split_files
 from matting.errors import ConfigError, MattingError
 from matting.losses import make_loss
-from matting.models.unet import build_coarse_unet, build_fine_unet
+from matting.models.unet import build_coarse_unet, build_fine_unet, check_input_size
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -23,22 +24,21 @@ class StopOnNonFinite(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(loss):
             self.model.stop_training = True
-            self.bad_step = batch
             raise MattingError(
                 f"loss became {loss} at batch {batch}: training stopped; lower "
-                "train.learning_rate or check the data. The last good checkpoint is kept."
+                "train.fit.learning_rate or check the data (the best checkpoint so far is kept)"
             )
 
 
 def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int):
     """A constant rate or a cosine decay to zero over ``total_steps``."""
     if learning_rate <= 0:
-        raise ConfigError(f"train.learning_rate must be positive, got {learning_rate}")
+        raise ConfigError(f"train.fit.learning_rate must be positive, got {learning_rate}")
     if schedule == "constant":
         return learning_rate
     if schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
-    raise ConfigError(f"train.schedule must be 'constant' or 'cosine', got {schedule!r}")
+    raise ConfigError(f"train.fit.schedule must be 'constant' or 'cosine', got {schedule!r}")
 
 
 def fit_model(
@@ -61,7 +61,7 @@ def fit_model(
     """
     if epochs <= 0 or steps_per_epoch <= 0:
         raise ConfigError(
-            f"train.epochs and train.steps_per_epoch must be positive: {epochs}, {steps_per_epoch}"
+            f"train.fit.epochs and train.fit.steps_per_epoch must be positive: {epochs}, {steps_per_epoch}"
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,10 @@ def fit_model(
         validation_steps=validation_steps, callbacks=callbacks, verbose=verbose, shuffle=False,
     )  # fmt: skip
     seconds = time.perf_counter() - started
-    model.save(last)
+    # Save beside the final name, then rename: a run killed while saving leaves no truncated file.
+    tmp = last.with_name(f".{last.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, last)
     return {
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
         "checkpoint": str(last),
@@ -114,6 +117,7 @@ def train_stage(
     size = model[f"{stage}_size"]
     builder = build_coarse_unet if stage == "coarse" else build_fine_unet
     net = builder(**model[stage])
+    check_input_size(net, size, f"model.{stage}_size")
     common = {"stage": stage, "size": size, "coarse_size": model["coarse_size"], "seed": seed, **input}
     train_ds = make_dataset(split_files(shards_dir, "train"), training=True, **common)
     val_files = split_files(shards_dir, "val")

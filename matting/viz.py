@@ -5,14 +5,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from matting.io import write_png
+from matting.io import to_uint8, write_png
 
 
 def to_rgb_uint8(x: np.ndarray) -> np.ndarray:
     """float [H, W] / [H, W, 1] / [H, W, 3] in [0, 1], or uint8, -> uint8 RGB [H, W, 3]."""
     x = np.asarray(x)
     if x.dtype != np.uint8:
-        x = np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+        x = to_uint8(x)
     if x.ndim == 3 and x.shape[2] == 1:
         x = x[..., 0]
     return np.repeat(x[..., None], 3, axis=2) if x.ndim == 2 else x

@@ -24,8 +24,9 @@ def test_records_round_trip_across_several_shards(tiny_root):
     records = list(read_records(files).as_numpy_iterator())
     assert len(records) == 24
     ids = [r[SAMPLE_ID].decode() for r in records]
-    assert ids == [f"{r.split(':')[0]}:{r.split(':', 1)[1]}" for r in ids]  # decodes as text
-    assert [int(i.split("/")[1].split(":")[0]) for i in ids] == list(range(24))  # file order kept
+    # "train/{index}:synthetic:{foreground}+{background}", in index order across the shards.
+    assert [i.split(":")[0] for i in ids] == [f"train/{n}" for n in range(24)]
+    assert all(i.split(":", 1)[1].startswith("synthetic:") and "+" in i for i in ids)
     for r in records:
         assert r[IMAGE].shape == (96, 80, 3) and r[ALPHA].shape == (96, 80, 1)
         # The coarse mask is the alpha thresholded at 0.5.
@@ -42,6 +43,12 @@ def test_encode_example_round_trip_is_lossless_for_alpha_and_mask():
     from matting.data.features import parse_example
 
     parsed = parse_example(record)
+    # Colour order survives the JPEG round trip (a red image stays red, not blue).
+    red = np.zeros((16, 16, 3), np.uint8)
+    red[..., 0] = 250
+    blank = np.zeros((16, 16), np.uint8)
+    red_back = parse_example(encode_example(red, blank, blank, source="s", sample_id="red"))[IMAGE]
+    assert red_back.numpy()[..., 0].mean() > 0.9 and red_back.numpy()[..., 2].mean() < 0.1
     np.testing.assert_array_equal(np.rint(parsed[ALPHA].numpy()[..., 0] * 255), alpha)
     np.testing.assert_array_equal(np.rint(parsed[COARSE].numpy()[..., 0] * 255), coarse)
     with pytest.raises(ValueError, match="one height and width"):

@@ -42,11 +42,20 @@ def test_config_keys_are_the_keyword_arguments_they_feed():
     def params(fn):
         return set(inspect.signature(fn).parameters)
 
-    cfg = compose_config("train_fine")
-    assert set(cfg.train) <= params(train_stage)
-    assert set(cfg.train.input) <= params(make_dataset)
-    assert set(cfg.train.fit) <= params(fit_model)
-    assert set(cfg.model.fine) <= params(build_unet)
+    from matting.data.pipeline import degrade_alpha
+    from matting.losses import alpha_loss, bce_dice_loss
+
+    for experiment in [None, *EXPERIMENTS]:
+        extra = [f"experiment={experiment}"] if experiment else []
+        coarse, fine = compose_config("train_coarse", extra), compose_config("train_fine", extra)
+        for cfg, loss in ((coarse, bce_dice_loss), (fine, alpha_loss)):
+            assert set(cfg.train) <= params(train_stage)
+            assert set(cfg.train.input) <= params(make_dataset)
+            assert set(cfg.train.fit) <= params(fit_model)
+            assert set(cfg.train.loss) <= params(loss)
+            assert set(cfg.model.coarse) <= params(build_unet)
+            assert set(cfg.model.fine) <= params(build_unet)
+        assert set(fine.train.input.degrade) <= params(degrade_alpha)
     build_cfg = compose_config("build_dataset")
     assert set(build_cfg.data.build) <= params(build_dataset)
     assert set(build_cfg.data.synthetic) <= params(write_synthetic_dataset)

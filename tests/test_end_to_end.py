@@ -56,6 +56,10 @@ def test_export_equals_the_in_process_pipeline_and_evaluation_scores_both(traine
         a, b = live.predict(image), exported.predict(image)
         assert a.shape == shape[:2]
         assert np.abs(a - b).max() < 1e-4
+    rgba = live.predict_rgba(image)
+    assert rgba.dtype == np.uint8 and rgba.shape == (8, 8, 4)
+    np.testing.assert_array_equal(rgba[..., :3], image)
+    np.testing.assert_array_equal(rgba[..., 3], np.rint(live.predict(image) * 255).astype(np.uint8))
     # The serving signature of the raw SavedModel agrees too.
     signature = tf.saved_model.load(str(path)).signatures["serving_default"]
     image = rng.integers(0, 256, (1, 40, 56, 3), np.uint8)
@@ -103,6 +107,11 @@ def _run_script(script: str, *overrides: str) -> subprocess.CompletedProcess:
         ),
         ("train_coarse.py", ["data.shards_dir=/no/such/shards"], "/no/such/shards: no such dataset folder"),
         ("train_coarse.py", ["model.coarse.filters=[8,0]"], "filters must list"),
+        (
+            "train_coarse.py",
+            ["model.coarse_size=[100,80]"],
+            "model.coarse_size must be two positive multiples of 8",
+        ),
     ],
 )
 def test_scripts_report_user_errors_in_one_line(tmp_path, script, overrides, message):

@@ -49,9 +49,10 @@ def test_missing_or_empty_folders(tmp_path):
         list_images(tmp_path)
 
 
-def test_colour_alpha_is_refused(tmp_path):
+@pytest.mark.parametrize("channel", [0, 2])
+def test_colour_alpha_is_refused(tmp_path, channel):
     colour = np.zeros((3, 4, 3), np.uint8)
-    colour[..., 0] = 9
+    colour[..., channel] = 9
     cv2.imwrite(str(tmp_path / "colour.png"), colour)
     with pytest.raises(DataError, match="single-channel"):
         read_alpha(tmp_path / "colour.png")

@@ -23,7 +23,7 @@ from matting.data.composite import composite, cover_crop, place_foreground
 from matting.data.features import encode_example, shard_name
 from matting.data.sources import Foreground, list_backgrounds, load_sources
 from matting.errors import ConfigError, DataError
-from matting.io import read_image, write_atomic
+from matting.io import read_image, to_uint8, write_atomic
 
 SPLITS = ("train", "val", "test")
 BUILD_FILE = "build.json"
@@ -93,8 +93,9 @@ def make_composite(
     fg, alpha = place_foreground(fg, alpha, size, rng, scale_range=tuple(scale_range), max_offset=max_offset)
     bg = cover_crop(read_image(bg_path), size, rng).astype(np.float32) / 255.0
     image = composite(fg, bg, alpha)
-    to_uint8 = lambda x: np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)  # noqa: E731
-    return to_uint8(image), to_uint8(alpha), np.where(alpha > 0.5, 255, 0).astype(np.uint8)
+    image, alpha = to_uint8(image), to_uint8(alpha)
+    # The mask from the stored 8-bit alpha, so records agree exactly: alpha > 0.5 <=> alpha >= 128.
+    return image, alpha, np.where(alpha >= 128, 255, 0).astype(np.uint8)
 
 
 def _write_shard(path: Path, records: list[bytes]) -> str:
@@ -144,7 +145,7 @@ def build_dataset(
         "jpeg_quality": jpeg_quality, "seed": seed,
     }  # fmt: skip
     out = Path(out_dir)
-    _claim_folder(out, settings)
+    _check_folder(out, settings)
     manifest_path = out / MANIFEST_FILE
     if manifest_path.is_file():
         return json.loads(manifest_path.read_text())
@@ -163,6 +164,13 @@ def build_dataset(
     rng = np.random.default_rng(seed)
     fg_pools = _split_pool(items, holdout, rng)
     bg_pools = _split_pool(bgs, holdout, rng)
+    for split in SPLITS:
+        if int(counts.get(split, 0)) and not (fg_pools[split] and bg_pools[split]):
+            raise DataError(
+                f"split {split!r} got {len(fg_pools[split])} foregrounds and {len(bg_pools[split])} "
+                "backgrounds: add data or lower data.build.holdout"
+            )
+    write_atomic(out / BUILD_FILE, _settings_text(settings).encode())  # the folder is now ours
     manifest = {"settings": settings, "splits": {}, "skipped": skipped}
     started = time.perf_counter()
     for split_index, split in enumerate(SPLITS):
@@ -170,11 +178,6 @@ def build_dataset(
         if n == 0:
             continue
         fgs, split_bgs = fg_pools[split], bg_pools[split]
-        if not fgs or not split_bgs:
-            raise DataError(
-                f"split {split!r} got {len(fgs)} foregrounds and {len(split_bgs)} backgrounds: "
-                "add data or lower data.build.holdout"
-            )
         num_shards = math.ceil(n / samples_per_shard)
         shards, by_source = [], {}
         progress = tqdm(total=n, desc=f"build {split}", unit="img", leave=False)
@@ -214,12 +217,15 @@ def build_dataset(
     return manifest
 
 
-def _claim_folder(out: Path, settings: dict) -> None:
-    """Record the build settings in ``out``; refuse a folder that holds another build."""
+def _settings_text(settings: dict) -> str:
+    return json.dumps(settings, indent=2, sort_keys=True)
+
+
+def _check_folder(out: Path, settings: dict) -> None:
+    """Refuse a folder that holds another build, or anything that is not a build."""
     build_file = out / BUILD_FILE
-    text = json.dumps(settings, indent=2, sort_keys=True)
     if build_file.is_file():
-        if build_file.read_text() != text:
+        if build_file.read_text() != _settings_text(settings):
             raise DataError(
                 f"{out}: holds a dataset built with other settings (see {BUILD_FILE}); "
                 "delete the folder or choose another data.shards_dir"
@@ -227,4 +233,3 @@ def _claim_folder(out: Path, settings: dict) -> None:
         return
     if out.is_dir() and any(out.iterdir()):
         raise DataError(f"{out}: not empty and not a dataset folder; choose another data.shards_dir")
-    write_atomic(build_file, text.encode())

@@ -63,20 +63,31 @@ def degrade_alpha(
     coarse_size=(192, 160),
     threshold_range=(0.2, 0.8),
     max_morph: float = 0.03,
+    seed: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """A coarse mask as a coarse net might give it, made from the true ``alpha`` [H, W, 1].
+
+    With ``seed`` (an int ``[2]`` tensor) the draws are stateless: the same seed, the same mask
+    (used for validation, so every epoch scores the same inputs).
 
     Steps: threshold at a random level in ``threshold_range``; dilate or erode by a random radius up
     to ``max_morph`` of the height; resample down to ``coarse_size`` and back up (the blocky, soft
     edge of a low-resolution prediction). The result stays within that radius (plus the resample's
     blur) of the thresholded alpha.
     """
+
+    def uniform(draw: int, minval, maxval, dtype=tf.float32):
+        if seed is None:
+            return tf.random.uniform([], minval, maxval, dtype=dtype)
+        draw_seed = tf.cast(seed, tf.int64) + tf.constant([0, 1_000_003], tf.int64) * draw
+        return tf.random.stateless_uniform([], draw_seed, minval, maxval, dtype=dtype)
+
     size = tf.shape(alpha)[:2]
-    mask = tf.cast(alpha > tf.random.uniform([], *threshold_range), tf.float32)[None]  # [1, H, W, 1]
-    max_radius = tf.maximum(1, tf.cast(tf.cast(size[0], tf.float32) * max_morph, tf.int32))
-    radius = tf.random.uniform([], 0, max_radius + 1, dtype=tf.int32)
+    mask = tf.cast(alpha > uniform(0, *threshold_range), tf.float32)[None]  # [1, H, W, 1]
+    max_radius = tf.cast(tf.cast(size[0], tf.float32) * max_morph, tf.int32)  # 0: no morphology
+    radius = uniform(1, 0, max_radius + 1, tf.int32)
     # Dilation (or erosion, on the inverted mask) by a (2r+1)-square: r passes of a 3x3 max pool.
-    sign = tf.where(tf.random.uniform([]) < 0.5, 1.0, -1.0)
+    sign = tf.where(uniform(2, 0.0, 1.0) < 0.5, 1.0, -1.0)
     mask = (
         sign
         * tf.while_loop(
@@ -115,7 +126,10 @@ def make_dataset(
     if stage not in STAGES:
         raise ConfigError(f"stage must be one of {STAGES}, got {stage!r}")
     if len(size) != 2 or min(size) <= 0 or batch_size <= 0:
-        raise ConfigError(f"size must be two positive numbers and batch_size positive: {size}, {batch_size}")
+        raise ConfigError(
+            f"model.*_size must be two positive numbers and train.input.batch_size positive: "
+            f"{size}, {batch_size}"
+        )
     size = [int(s) for s in size]
 
     ds = tf.data.Dataset.from_tensor_slices(files)
@@ -130,15 +144,17 @@ def make_dataset(
     if training:
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def to_stage(example: dict):
+    def to_stage(index, example: dict):
         # Resize after augmentation so flips and jitter act on the full-resolution record.
         image = tf.image.resize(example[IMAGE], size, method="area")
         if stage == "coarse":
             return image, tf.image.resize(example[COARSE], size, method="area")
         alpha = tf.image.resize(example[ALPHA], size, method="area")
-        coarse = degrade_alpha(alpha, coarse_size=coarse_size, **(degrade or {}))
+        # Evaluation degrades each record the same way every epoch; training draws afresh.
+        mask_seed = None if training else tf.stack([tf.constant(seed or 0, tf.int64), index])
+        coarse = degrade_alpha(alpha, coarse_size=coarse_size, seed=mask_seed, **(degrade or {}))
         return tf.concat([image, coarse], axis=-1), alpha
 
-    ds = ds.map(to_stage, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.enumerate().map(to_stage, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=training)
     return ds.prefetch(tf.data.AUTOTUNE)

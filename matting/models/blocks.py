@@ -1,7 +1,8 @@
 """Building blocks shared by the coarse and refinement U-Nets.
 
-Every block is a function ``block(x, filters, **options) -> tensor`` built from standard Keras layers,
-so a saved ``.keras`` file needs no custom objects to load.
+Every block is a function ``block(x, filters, **options) -> tensor`` built from standard Keras
+layers; the one custom layer, :class:`AddMaskLogit`, is registered, so importing ``matting.models``
+is all ``keras.models.load_model`` needs.
 """
 
 from __future__ import annotations
