@@ -2,7 +2,8 @@
 
     python evaluate.py                          # test split, trained vs untrained
     python evaluate.py split=val max_images=50
-    python evaluate.py saved_model=outputs/default/export/saved_model   # score an export too
+    python evaluate.py model_format=onnx model_path=outputs/default/export/onnx   # score an export
+    python evaluate.py +exports.tflite=outputs/default/export/tflite    # add a row for one
 
 Writes per_image.csv, summary.json, summary.md and predictions.png to ``out_dir``.
 """
@@ -34,11 +35,10 @@ def evaluate(cfg: DictConfig) -> dict:
     summaries by pipeline name."""
     model = plain(cfg.model)
     sizes = {"coarse_size": model["coarse_size"], "fine_size": model["fine_size"]}
-    pipelines = {
-        "trained": MattingPipeline.from_checkpoints(cfg.coarse_checkpoint, cfg.fine_checkpoint, **sizes)
-    }
-    if cfg.saved_model:
-        pipelines["trained, SavedModel"] = MattingPipeline.from_saved_model(cfg.saved_model)
+    checkpoints = {"coarse": cfg.coarse_checkpoint, "fine": cfg.fine_checkpoint, **sizes}
+    pipelines = {"trained": MattingPipeline.load(cfg.model_format, cfg.model_path, **checkpoints)}
+    for format, path in plain(cfg.exports).items():
+        pipelines[f"trained, {format}"] = MattingPipeline.load(format, path)
     if cfg.compare_untrained:
         keras.utils.set_random_seed(0)
         untrained = build_coarse_unet(**model["coarse"]), build_fine_unet(**model["fine"])

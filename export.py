@@ -1,6 +1,9 @@
 """Export the trained pipeline (the same ``matting.inference`` graph evaluation runs).
 
-python export.py                               # SavedModel to outputs/<name>/export/saved_model
+python export.py                       # SavedModel to outputs/<name>/export/saved_model
+python export.py format=modelscope     # tf_graph.pb + configuration.json for ModelScope
+python export.py format=tflite options.tflite.quantization=float16
+python export.py format=onnx
 python export.py experiment=demo overwrite=true
 """
 

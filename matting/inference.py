@@ -20,8 +20,10 @@ import numpy as np
 import tensorflow as tf
 
 import matting.models  # noqa: F401  (registers the custom layers the checkpoints use)
-from matting.errors import CheckpointError
+from matting.errors import CheckpointError, ConfigError
+from matting.io import to_uint8
 from matting.models.unet import check_input_size
+from matting.ops import resize
 
 IMAGE_SPEC = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
 
@@ -35,25 +37,31 @@ class MattingModule(tf.Module):
         check_input_size(fine, fine_size, "model.fine_size")
         self.coarse = coarse
         self.fine = fine
-        self.coarse_size = tf.constant([int(s) for s in coarse_size], tf.int32)
-        self.fine_size = tf.constant([int(s) for s in fine_size], tf.int32)
+        # Python tuples, not tensors: traced in as constants, so no export captures an extra input.
+        self.coarse_size = tuple(int(s) for s in coarse_size)
+        self.fine_size = tuple(int(s) for s in fine_size)
+
+    def matte(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The graph itself, for tracing into any signature.
+
+        ``[B, H, W, 3]`` float32 RGB in [0, 1] -> ``alpha`` ``[B, H, W, 1]`` in [0, 1] and
+        ``if_person`` ``[B]``: the coarse mask's highest probability, a person-presence score.
+        """
+        height_width = tf.shape(images)[1:3]
+        coarse = self.coarse(resize(images, self.coarse_size), training=False)  # [B, 192, 160, 1]
+        fine_in = tf.concat(
+            [resize(images, self.fine_size), resize(coarse, self.fine_size)], axis=-1
+        )  # [B, 768, 640, 4]
+        alpha = resize(self.fine(fine_in, training=False), height_width)
+        return {
+            "alpha": tf.clip_by_value(alpha, 0.0, 1.0),
+            "if_person": tf.reduce_max(coarse, axis=[1, 2, 3]),
+        }
 
     @tf.function(input_signature=[IMAGE_SPEC])
     def __call__(self, images: tf.Tensor) -> tf.Tensor:
         """``[B, H, W, 3]`` float32 RGB in [0, 1] -> alpha ``[B, H, W, 1]`` float32 in [0, 1]."""
-        height_width = tf.shape(images)[1:3]
-        small = tf.image.resize(images, self.coarse_size, method="area")
-        coarse = self.coarse(small, training=False)  # [B, 192, 160, 1]
-        fine_in = tf.concat(
-            [
-                tf.image.resize(images, self.fine_size, method="area"),
-                tf.image.resize(coarse, self.fine_size, method="bilinear"),
-            ],
-            axis=-1,
-        )  # [B, 768, 640, 4]
-        alpha = self.fine(fine_in, training=False)
-        alpha = tf.image.resize(alpha, height_width, method="bilinear")
-        return tf.clip_by_value(alpha, 0.0, 1.0)
+        return self.matte(images)["alpha"]
 
 
 def _load_keras(path: str | Path) -> keras.Model:
@@ -64,17 +72,26 @@ def _load_keras(path: str | Path) -> keras.Model:
 
 
 class MattingPipeline:
-    """uint8 RGB images in, alpha mattes or RGBA images out, through a :class:`MattingModule`."""
+    """uint8 RGB images in, alpha mattes or RGBA images out.
 
-    def __init__(self, module):
-        self.module = module  # a MattingModule, or the same reloaded from a SavedModel
+    The backend is a callable ``[B, H, W, 3]`` float32 RGB in [0, 1] -> ``[B, H, W, 1]`` alpha: the
+    live :class:`MattingModule`, or any exported artifact reloaded (``from_saved_model``,
+    ``from_modelscope``, ``from_tflite``, ``from_onnx``), so evaluation scores every format through
+    the same code.
+    """
+
+    def __init__(self, backend, *, module: MattingModule | None = None):
+        self.backend = backend
+        self.module = module  # the live tf.Module, for export; None for a reloaded artifact
 
     # -- construction -------------------------------------------------------------------------------
 
     @classmethod
-    def from_models(cls, coarse: keras.Model, fine: keras.Model, *, coarse_size=(192, 160),
-                    fine_size=(768, 640)) -> MattingPipeline:  # fmt: skip
-        return cls(MattingModule(coarse, fine, coarse_size=coarse_size, fine_size=fine_size))
+    def from_models(
+        cls, coarse: keras.Model, fine: keras.Model, *, coarse_size=(192, 160), fine_size=(768, 640)
+    ) -> MattingPipeline:
+        module = MattingModule(coarse, fine, coarse_size=coarse_size, fine_size=fine_size)
+        return cls(lambda x: module(tf.constant(x)).numpy(), module=module)
 
     @classmethod
     def from_checkpoints(cls, coarse: str, fine: str, **sizes) -> MattingPipeline:
@@ -83,10 +100,74 @@ class MattingPipeline:
 
     @classmethod
     def from_saved_model(cls, path: str) -> MattingPipeline:
-        """From a directory written by :func:`matting.export.export_saved_model`."""
-        if not (Path(path) / "saved_model.pb").is_file():
-            raise CheckpointError(f"{path}: not a SavedModel directory (no saved_model.pb)")
-        return cls(tf.saved_model.load(str(path)))
+        """From a folder written by ``export.py format=saved_model``."""
+        loaded = tf.saved_model.load(str(_artifact(path, "saved_model.pb")))
+        return cls(lambda x: loaded(tf.constant(x)).numpy())
+
+    @classmethod
+    def from_modelscope(cls, path: str) -> MattingPipeline:
+        """From a folder written by ``export.py format=modelscope``, run the way ModelScope runs it:
+        the frozen graph imported with ``name=''`` into a TF1 session, one HxWx3 image in 0..255 at
+        a time. Its alpha is 8-bit (``output_png``), so it matches others to 1/255."""
+        graph_def = tf.compat.v1.GraphDef()
+        graph_def.ParseFromString((_artifact(path, "tf_graph.pb") / "tf_graph.pb").read_bytes())
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.compat.v1.import_graph_def(graph_def, name="")
+        session = tf.compat.v1.Session(graph=graph)
+
+        def backend(x):
+            rgba = [session.run("output_png:0", {"input_image:0": image * 255.0}) for image in x]
+            return np.stack(rgba)[..., 3:].astype(np.float32) / 255.0
+
+        return cls(backend)
+
+    @classmethod
+    def from_tflite(cls, path: str) -> MattingPipeline:
+        """From a folder written by ``export.py format=tflite``; one image per invocation."""
+        interpreter = tf.lite.Interpreter(model_path=str(_artifact(path, "model.tflite") / "model.tflite"))
+        input_index = interpreter.get_input_details()[0]["index"]
+
+        def backend(x):
+            alphas = []
+            for image in x:
+                interpreter.resize_tensor_input(input_index, [1, *image.shape])
+                interpreter.allocate_tensors()
+                interpreter.set_tensor(input_index, image[None])
+                interpreter.invoke()
+                alphas.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
+            return np.stack(alphas)
+
+        return cls(backend)
+
+    @classmethod
+    def from_onnx(cls, path: str) -> MattingPipeline:
+        """From a folder written by ``export.py format=onnx``, run with ONNX Runtime on the CPU."""
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(
+            str(_artifact(path, "model.onnx") / "model.onnx"), providers=["CPUExecutionProvider"]
+        )
+        name = session.get_inputs()[0].name
+        return cls(lambda x: session.run(None, {name: x})[0])
+
+    @classmethod
+    def load(cls, format: str, path: str | None = None, **checkpoints) -> MattingPipeline:
+        """``format`` "keras" (``coarse``, ``fine``, ``coarse_size``, ``fine_size`` as keywords)
+        or an export format with its folder ``path``."""
+        loaders = {
+            "saved_model": cls.from_saved_model,
+            "modelscope": cls.from_modelscope,
+            "tflite": cls.from_tflite,
+            "onnx": cls.from_onnx,
+        }
+        if format == "keras":
+            return cls.from_checkpoints(**checkpoints)
+        if format not in loaders:
+            raise ConfigError(f"unknown model_format {format!r}; known: keras, {', '.join(loaders)}")
+        if not path:
+            raise ConfigError(f"model_format={format} needs the exported folder (model_path=...)")
+        return loaders[format](path)
 
     # -- inference ----------------------------------------------------------------------------------
 
@@ -97,8 +178,8 @@ class MattingPipeline:
             raise ValueError(f"expected uint8 images [B, H, W, 3], got {images.dtype} {images.shape}")
         if min(images.shape[1:3]) == 0:
             raise ValueError(f"an image of zero pixels cannot be matted: {images.shape}")
-        alpha = self.module(tf.constant(images, tf.float32) / 255.0)
-        return alpha.numpy()[..., 0]
+        alpha = self.backend(images.astype(np.float32) / 255.0)
+        return np.asarray(alpha, np.float32)[..., 0]
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """One uint8 RGB image ``[H, W, 3]`` -> alpha ``[H, W]`` float32 in [0, 1]."""
@@ -106,5 +187,12 @@ class MattingPipeline:
 
     def predict_rgba(self, image: np.ndarray) -> np.ndarray:
         """One uint8 RGB image ``[H, W, 3]`` -> uint8 RGBA ``[H, W, 4]``, alpha as the 4th channel."""
-        alpha = np.rint(self.predict(image) * 255.0).astype(np.uint8)
-        return np.concatenate([image, alpha[..., None]], axis=-1)
+        return np.concatenate([image, to_uint8(self.predict(image))[..., None]], axis=-1)
+
+
+def _artifact(path: str, required: str) -> Path:
+    """``path`` as a folder holding ``required``, or a :class:`CheckpointError` that says so."""
+    folder = Path(path)
+    if not (folder / required).is_file():
+        raise CheckpointError(f"{folder}: not an exported model folder (no {required}); run export.py first")
+    return folder

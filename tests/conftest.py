@@ -65,3 +65,16 @@ def tiny_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
     build(compose_config("build_dataset", tiny_overrides(root)))
     return root
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_root):
+    """The tiny dataset with both stages trained; returns the overrides that reach it."""
+    from train_coarse import train
+
+    overrides = tiny_overrides(tiny_root) + tiny_model_overrides()
+    results = {
+        stage: train(compose_config(f"train_{stage}", overrides + tiny_train_overrides()))
+        for stage in ("coarse", "fine")
+    }
+    return overrides, results

@@ -9,20 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, compose_config, tiny_model_overrides, tiny_overrides, tiny_train_overrides
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_root):
-    """The tiny dataset with both stages trained; returns the overrides that reach it."""
-    from train_coarse import train
-
-    overrides = tiny_overrides(tiny_root) + tiny_model_overrides()
-    results = {
-        stage: train(compose_config(f"train_{stage}", overrides + tiny_train_overrides()))
-        for stage in ("coarse", "fine")
-    }
-    return overrides, results
+from conftest import ROOT, compose_config
 
 
 def test_training_writes_checkpoints_config_and_logs(trained, tiny_root):
@@ -45,7 +32,7 @@ def test_export_equals_the_in_process_pipeline_and_evaluation_scores_both(traine
 
     overrides, _ = trained
     path = export(compose_config("export", overrides))
-    cfg = compose_config("evaluate", overrides + [f"saved_model={path}"])
+    cfg = compose_config("evaluate", overrides + [f"+exports.saved_model={path}"])
     live = MattingPipeline.from_checkpoints(
         cfg.coarse_checkpoint, cfg.fine_checkpoint, coarse_size=(32, 32), fine_size=(64, 64)
     )
@@ -70,11 +57,11 @@ def test_export_equals_the_in_process_pipeline_and_evaluation_scores_both(traine
     out = tiny_root / "outputs" / "tiny" / "eval" / "test"
     for name in ("summary.json", "summary.md", "per_image.csv", "predictions.png"):
         assert (out / name).is_file()
-    assert set(summaries) == {"trained", "trained, SavedModel", "untrained"}
+    assert set(summaries) == {"trained", "trained, saved_model", "untrained"}
     for summary in summaries.values():
         assert summary["count"] == 6
         assert all(math.isfinite(summary[k]) for k in ("mse", "sad", "mad", "grad", "conn"))
-    assert abs(summaries["trained"]["mse"] - summaries["trained, SavedModel"]["mse"]) < 1e-6
+    assert abs(summaries["trained"]["mse"] - summaries["trained, saved_model"]["mse"]) < 1e-6
     assert json.loads((out / "summary.json").read_text())["pipelines"]["trained"]["count"] == 6
 
 

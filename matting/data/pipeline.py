@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from matting.data.features import ALPHA, COARSE, IMAGE, parse_example, shard_pattern
 from matting.errors import ConfigError, DataError
+from matting.ops import resize
 
 STAGES = ("coarse", "fine")
 
@@ -96,8 +97,7 @@ def degrade_alpha(
             (tf.constant(0), sign * mask),
         )[1]
     )
-    mask = tf.image.resize(mask, coarse_size, method="area")
-    mask = tf.image.resize(mask, size, method="bilinear")
+    mask = resize(resize(mask, coarse_size), size)
     return tf.clip_by_value(mask[0], 0.0, 1.0)
 
 
@@ -146,10 +146,10 @@ def make_dataset(
 
     def to_stage(index, example: dict):
         # Resize after augmentation so flips and jitter act on the full-resolution record.
-        image = tf.image.resize(example[IMAGE], size, method="area")
+        image = resize(example[IMAGE], size)  # as the inference graph resizes
         if stage == "coarse":
-            return image, tf.image.resize(example[COARSE], size, method="area")
-        alpha = tf.image.resize(example[ALPHA], size, method="area")
+            return image, resize(example[COARSE], size)
+        alpha = resize(example[ALPHA], size)
         # Evaluation degrades each record the same way every epoch; training draws afresh.
         mask_seed = None if training else tf.stack([tf.constant(seed or 0, tf.int64), index])
         coarse = degrade_alpha(alpha, coarse_size=coarse_size, seed=mask_seed, **(degrade or {}))

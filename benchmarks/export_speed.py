@@ -1,0 +1,91 @@
+"""Milliseconds per image of every export format on this CPU, in one table.
+
+    python benchmarks/export_speed.py                       # card-sized nets, fresh weights
+    python benchmarks/export_speed.py --coarse outputs/default/coarse/coarse.keras \\
+        --fine outputs/default/fine/fine.keras              # your trained checkpoints
+    python benchmarks/export_speed.py --size 768 640 --repeats 10
+
+Speed does not depend on the weights, so fresh weights measure the architecture in
+``configs/model/unet.yaml`` (or ``--filters``). Each format is exported to a temporary folder, loaded
+through ``MattingPipeline`` (the loop evaluation uses) and timed on one image after a warm-up call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+
+from matting.export import export
+from matting.inference import MattingPipeline
+from matting.models import build_coarse_unet, build_fine_unet
+
+FORMATS = [
+    ("keras (in-process)", None, {}),
+    ("SavedModel", "saved_model", {}),
+    ("frozen graph (ModelScope)", "modelscope", {}),
+    ("TFLite float32", "tflite", {"quantization": "float32"}),
+    ("TFLite float16", "tflite", {"quantization": "float16"}),
+    ("ONNX Runtime", "onnx", {}),
+]
+
+
+def time_ms(pipeline: MattingPipeline, image: np.ndarray, repeats: int) -> tuple[float, float]:
+    pipeline.predict(image)  # warm-up: tracing, allocation
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        pipeline.predict(image)
+        times.append((time.perf_counter() - started) * 1000)
+    return float(np.median(times)), float(np.min(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--coarse", help="coarse .keras checkpoint (default: fresh weights)")
+    parser.add_argument("--fine", help="refinement .keras checkpoint (default: fresh weights)")
+    parser.add_argument("--filters", type=int, nargs="+", default=[16, 32, 64, 128])
+    parser.add_argument("--size", type=int, nargs=2, default=[768, 640], help="input height width")
+    parser.add_argument("--coarse-size", type=int, nargs=2, default=[192, 160])
+    parser.add_argument("--fine-size", type=int, nargs=2, default=[768, 640])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    sizes = {"coarse_size": args.coarse_size, "fine_size": args.fine_size}
+    if args.coarse and args.fine:
+        live = MattingPipeline.from_checkpoints(args.coarse, args.fine, **sizes)
+    else:
+        live = MattingPipeline.from_models(
+            build_coarse_unet(filters=args.filters), build_fine_unet(filters=args.filters), **sizes
+        )
+    image = np.random.default_rng(0).integers(0, 256, (*args.size, 3), np.uint8)
+    reference = live.predict(image)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, format, options in FORMATS:
+            if format is None:
+                pipeline = live
+            else:
+                path = export(live.module, f"{tmp}/{label.replace(' ', '_')}", format=format, **options)
+                pipeline = MattingPipeline.load(format, str(path))
+            median, best = time_ms(pipeline, image, args.repeats)
+            error = float(np.abs(pipeline.predict(image) - reference).max())
+            rows.append((label, median, best, error))
+
+    print(
+        f"\nInput {args.size[0]}x{args.size[1]}, coarse net at {args.coarse_size}, refinement at "
+        f"{args.fine_size}, filters {args.filters}; {args.repeats} timed calls after a warm-up.\n"
+    )
+    print("| format | ms / image (median) | ms / image (best) | max abs alpha diff vs keras |")
+    print("|---|---|---|---|")
+    for label, median, best, error in rows:
+        print(f"| {label} | {median:.1f} | {best:.1f} | {error:.2e} |")
+
+
+if __name__ == "__main__":
+    main()
