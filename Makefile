@@ -3,11 +3,12 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+INTEROP_STAMP := $(VENV)/.installed-modelscope
 # Quieter TensorFlow start-up logs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all lint format clean
+.PHONY: help install demo test test-all test-interop lint format clean
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +37,13 @@ test: $(STAMP)  ## Run the test suite (slow tests excluded)
 
 test-all: $(STAMP)  ## Run every test, the slow ones too
 	$(PY) -m pytest -q
+
+$(INTEROP_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,modelscope]"
+	touch $(INTEROP_STAMP)
+
+test-interop: $(INTEROP_STAMP)  ## Install the .[modelscope] extra (CPU torch) and run ModelScope's pipeline on our export
+	$(PY) -m pytest -m interop -q
 
 lint: $(STAMP)  ## ruff check and format check
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,45 @@
+"""ModelScope's own pipeline loads our ``format=modelscope`` export and agrees with us.
+
+Needs the optional extra: ``make test-interop`` (``pip install -e ".[modelscope]"``, which brings the
+CPU build of torch that modelscope imports at start). Skipped where modelscope is not installed.
+"""
+
+import numpy as np
+import pytest
+from conftest import compose_config
+
+from matting.export import export
+from matting.inference import MattingPipeline
+from matting.io import write_png
+
+modelscope = pytest.importorskip(
+    "modelscope", reason='modelscope is not installed: `make test-interop` installs ".[modelscope]"'
+)
+
+pytestmark = pytest.mark.interop
+
+
+def test_modelscope_pipeline_runs_our_export(trained, tmp_path):
+    from modelscope.outputs import OutputKeys
+    from modelscope.pipelines import pipeline
+    from modelscope.utils.constant import Tasks
+
+    overrides, _ = trained
+    cfg = compose_config("export", overrides)
+    ours = MattingPipeline.from_checkpoints(
+        cfg.coarse_checkpoint, cfg.fine_checkpoint, coarse_size=(32, 32), fine_size=(64, 64)
+    )
+    folder = export(ours.module, str(tmp_path / "modelscope"), format="modelscope")
+
+    matting = pipeline(Tasks.portrait_matting, model=str(folder))
+    rng = np.random.default_rng(0)
+    for shape in [(120, 96, 3), (77, 131, 3)]:
+        image = rng.integers(0, 256, shape, np.uint8)
+        path = tmp_path / f"{shape[0]}x{shape[1]}.png"
+        write_png(path, image)
+        bgra = matting(str(path))[OutputKeys.OUTPUT_IMG]
+        assert bgra.shape == (*shape[:2], 4)
+        rgba = bgra[..., [2, 1, 0, 3]]
+        np.testing.assert_array_equal(rgba[..., :3], image)
+        expected = ours.predict_rgba(image)[..., 3].astype(int)
+        assert np.abs(rgba[..., 3].astype(int) - expected).max() <= 1  # 8-bit rounding at most
