@@ -5,7 +5,12 @@
     python evaluate.py model_format=onnx model_path=outputs/default/export/onnx   # score an export
     python evaluate.py +exports.tflite=outputs/default/export/tflite    # add a row for one
 
-Writes per_image.csv, summary.json, summary.md and predictions.png to ``out_dir``.
+    python evaluate.py experiment=shared_eval        # alphamatting.com + portraits from ../shared/data
+    python evaluate.py folder.images=PPM-100/image folder.alphas=PPM-100/matte out_dir=eval/ppm
+    python evaluate.py refine_from=gt_mask           # score the refinement alone
+
+Writes per_image.csv, summary.json, summary.md, predictions.png, worst.png (the worst by MSE) and
+TensorBoard scalars to ``out_dir``.
 """
 
 from __future__ import annotations
@@ -20,19 +25,34 @@ from cli_common import plain, run
 from matting.data.pipeline import split_files
 from matting.evaluation import (
     format_table,
+    load_folder_arrays,
     load_split_arrays,
     save_prediction_grid,
     score,
+    score_coarse,
     summarize,
+    worst,
     write_report,
+    write_tensorboard,
 )
 from matting.inference import MattingPipeline
 from matting.models.unet import build_coarse_unet, build_fine_unet
 
 
+def _samples(cfg: DictConfig) -> tuple[list[dict], str]:
+    """The images to score (a built split, or ``cfg.folder``) and a title for the report."""
+    if cfg.folder:
+        samples, skipped = load_folder_arrays(**plain(cfg.folder), max_images=cfg.max_images)
+        for skip in skipped:
+            print(f"skipped {skip['path']}: {skip['reason']}")
+        return samples, f"{cfg.folder.images}: {len(samples)} images ({len(skipped)} skipped)"
+    samples = load_split_arrays(split_files(cfg.data.shards_dir, cfg.split), cfg.max_images)
+    return samples, f"{cfg.split} split of {cfg.data.name}: {len(samples)} images"
+
+
 def evaluate(cfg: DictConfig) -> dict:
-    """Score the trained checkpoints (and the export and untrained weights, if asked); returns the
-    summaries by pipeline name."""
+    """Score the trained pipeline (and exports and untrained weights, if asked) on a split or a
+    folder, and the coarse stage on a mask folder if given; returns the summaries by pipeline."""
     model = plain(cfg.model)
     sizes = {"coarse_size": model["coarse_size"], "fine_size": model["fine_size"]}
     checkpoints = {"coarse": cfg.coarse_checkpoint, "fine": cfg.fine_checkpoint, **sizes}
@@ -44,22 +64,39 @@ def evaluate(cfg: DictConfig) -> dict:
         untrained = build_coarse_unet(**model["coarse"]), build_fine_unet(**model["fine"])
         pipelines["untrained"] = MattingPipeline.from_models(*untrained, **sizes)
 
-    samples = load_split_arrays(split_files(cfg.data.shards_dir, cfg.split), cfg.max_images)
-    summaries, first_rows = {}, None
+    samples, title = _samples(cfg)
+    if cfg.refine_from != "coarse":
+        title += f", refinement fed {cfg.refine_from}"
+    out = Path(cfg.out_dir)
+    summaries, main_rows = {}, None
     for name, pipeline in pipelines.items():
-        rows, preds = score(pipeline, samples, batch_size=cfg.batch_size, desc=name)
+        rows, preds = score(
+            pipeline, samples, batch_size=cfg.batch_size, refine_from=cfg.refine_from, desc=name
+        )
         summaries[name] = summarize(rows)
-        if first_rows is None:
-            first_rows = rows
-            save_prediction_grid(str(Path(cfg.out_dir) / "predictions.png"), samples, preds, cfg.grid_rows)
-    title = f"{cfg.split} split of {cfg.data.name}: {len(samples)} images"
+        if main_rows is None:
+            main_rows = rows
+            first = list(range(min(cfg.grid_rows, len(samples))))
+            save_prediction_grid(str(out / "predictions.png"), samples, preds, first)
+            save_prediction_grid(str(out / "worst.png"), samples, preds, worst(rows, cfg.worst_rows))
     table = format_table(summaries, title=title)
-    write_report(cfg.out_dir, first_rows, summaries, table)
+    if cfg.coarse_folder:
+        masks, _ = load_folder_arrays(
+            cfg.coarse_folder.images, cfg.coarse_folder.masks, max_images=cfg.max_images
+        )
+        coarse = summarize(score_coarse(pipelines["trained"], masks))
+        summaries["coarse stage"] = coarse
+        table += (
+            f"\n\nCoarse stage on {cfg.coarse_folder.images} ({coarse['count']} images, masks thresholded "
+            f"at 0.5): IoU {coarse['iou']:.4f}, MSE {coarse['mse']:.4f} (whole image, mask in [0,1])"
+        )
+    write_report(cfg.out_dir, main_rows, summaries, table)
+    write_tensorboard(str(out / "tensorboard"), summaries)
     print(table)
     if "untrained" in summaries:
         ratio = summaries["untrained"]["mse"] / max(summaries["trained"]["mse"], 1e-12)
-        print(f"\nuntrained / trained test MSE: {ratio:.1f}x")
-    print(f"report: {cfg.out_dir}/summary.md, grid: {cfg.out_dir}/predictions.png")
+        print(f"\nuntrained / trained MSE: {ratio:.1f}x")
+    print(f"report: {out}/summary.md, grids: {out}/predictions.png, {out}/worst.png")
     return summaries
 
 

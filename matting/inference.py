@@ -41,20 +41,24 @@ class MattingModule(tf.Module):
         self.coarse_size = tuple(int(s) for s in coarse_size)
         self.fine_size = tuple(int(s) for s in fine_size)
 
-    def matte(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+    def matte(self, images: tf.Tensor, mask: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
         """The graph itself, for tracing into any signature.
 
-        ``[B, H, W, 3]`` float32 RGB in [0, 1] -> ``alpha`` ``[B, H, W, 1]`` in [0, 1] and
-        ``if_person`` ``[B]``: the coarse mask's highest probability, a person-presence score.
+        ``[B, H, W, 3]`` float32 RGB in [0, 1] -> ``alpha`` ``[B, H, W, 1]`` in [0, 1], ``coarse``
+        ``[B, H, W, 1]`` (the coarse mask at the input size) and ``if_person`` ``[B]`` (the coarse
+        mask's highest probability, a person-presence score). A given ``mask`` ``[B, H, W, 1]``
+        replaces the coarse net's output as the refinement's input (to score the refinement alone).
         """
         height_width = tf.shape(images)[1:3]
         coarse = self.coarse(resize(images, self.coarse_size), training=False)  # [B, 192, 160, 1]
+        guide = coarse if mask is None else mask
         fine_in = tf.concat(
-            [resize(images, self.fine_size), resize(coarse, self.fine_size)], axis=-1
+            [resize(images, self.fine_size), resize(guide, self.fine_size)], axis=-1
         )  # [B, 768, 640, 4]
         alpha = resize(self.fine(fine_in, training=False), height_width)
         return {
             "alpha": tf.clip_by_value(alpha, 0.0, 1.0),
+            "coarse": tf.clip_by_value(resize(coarse, height_width), 0.0, 1.0),
             "if_person": tf.reduce_max(coarse, axis=[1, 2, 3]),
         }
 
@@ -184,6 +188,17 @@ class MattingPipeline:
     def predict(self, image: np.ndarray) -> np.ndarray:
         """One uint8 RGB image ``[H, W, 3]`` -> alpha ``[H, W]`` float32 in [0, 1]."""
         return self.predict_batch(np.asarray(image)[None])[0]
+
+    def predict_stages(self, image: np.ndarray, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """One uint8 RGB image -> ``alpha`` and ``coarse`` ``[H, W]`` in [0, 1]; with ``mask``
+        (``[H, W]`` in [0, 1]) the refinement starts from it instead of the coarse net's mask.
+        Needs the live module (checkpoints), not an exported artifact."""
+        if self.module is None:
+            raise ConfigError("the stages and refine_from need model_format=keras (the checkpoints)")
+        images = tf.constant(np.asarray(image, np.float32)[None] / 255.0)
+        masks = None if mask is None else tf.constant(np.asarray(mask, np.float32)[None, ..., None])
+        out = self.module.matte(images, masks)
+        return {"alpha": out["alpha"].numpy()[0, ..., 0], "coarse": out["coarse"].numpy()[0, ..., 0]}
 
     def predict_rgba(self, image: np.ndarray) -> np.ndarray:
         """One uint8 RGB image ``[H, W, 3]`` -> uint8 RGBA ``[H, W, 4]``, alpha as the 4th channel."""

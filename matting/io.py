@@ -7,10 +7,12 @@ extension OpenCV reads) and raises :class:`DataError` naming the file when it ca
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from matting.errors import DataError
 
@@ -48,17 +50,55 @@ def _to_uint8(image: np.ndarray, path: Path) -> np.ndarray:
     raise DataError(f"{path}: unsupported pixel type {image.dtype} (expected 8- or 16-bit)")
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """An image file as uint8 RGB ``[H, W, 3]``; grayscale is replicated, an alpha channel dropped."""
+# EXIF orientation tag -> the operations that bring the pixels upright (PIL's exif_transpose table).
+_ORIENTATION = {
+    2: lambda x: x[:, ::-1],
+    3: lambda x: x[::-1, ::-1],
+    4: lambda x: x[::-1],
+    5: lambda x: np.swapaxes(x, 0, 1),
+    6: lambda x: np.rot90(x, -1),
+    7: lambda x: np.rot90(x, 1)[::-1],
+    8: lambda x: np.rot90(x, 1),
+}
+
+
+def _header(path: Path) -> tuple[tuple[int, int] | None, int]:
+    """(width, height) and the EXIF orientation from the file header alone, without decoding."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size, int(image.getexif().get(0x0112, 1))
+    except Image.DecompressionBombError:
+        limit = 2 * Image.MAX_IMAGE_PIXELS  # PIL refuses to open above this
+        return (limit, 1), 1
+    except (OSError, ValueError):
+        return None, 1  # not an image PIL knows: let the decoder give the error
+
+
+def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> np.ndarray:
+    """An image file as uint8 RGB ``[H, W, 3]``, upright as its EXIF orientation says; grayscale is
+    replicated, an alpha channel dropped, 16-bit scaled. ``max_pixels`` refuses larger images before
+    decoding them (a guard against exhausting memory)."""
     path = Path(path)
+    size, orientation = _header(path) if path.is_file() else (None, 1)
+    if max_pixels and size and size[0] * size[1] > max_pixels:
+        raise DataError(
+            f"{path}: {size[0]}x{size[1]} is {size[0] * size[1] / 1e6:.0f} MP, over the limit of "
+            f"{max_pixels / 1e6:.0f} MP (max_pixels): downscale it first or raise the limit"
+        )
     image = _to_uint8(_read_raw(path), path)
     if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    if image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    raise DataError(f"{path}: {image.shape[2]} channels (expected 1, 3 or 4)")
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    elif image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    else:
+        raise DataError(f"{path}: {image.shape[2]} channels (expected 1, 3 or 4)")
+    if orientation in _ORIENTATION:
+        image = np.ascontiguousarray(_ORIENTATION[orientation](image))
+    return image
 
 
 def read_alpha(path: str | os.PathLike) -> np.ndarray:

@@ -56,3 +56,23 @@ def test_colour_alpha_is_refused(tmp_path, channel):
     cv2.imwrite(str(tmp_path / "colour.png"), colour)
     with pytest.raises(DataError, match="single-channel"):
         read_alpha(tmp_path / "colour.png")
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    from PIL import Image
+
+    pixels = np.zeros((2, 3, 3), np.uint8)
+    pixels[0, 0] = [255, 0, 0]  # red top-left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(pixels).save(tmp_path / "rotated.png", exif=exif)
+    image = read_image(tmp_path / "rotated.png")
+    assert image.shape == (3, 2, 3)
+    np.testing.assert_array_equal(image[0, 1], [255, 0, 0])  # red is now top-right
+
+
+def test_images_over_max_pixels_are_refused_before_decoding(tmp_path):
+    cv2.imwrite(str(tmp_path / "big.png"), np.zeros((100, 200, 3), np.uint8))
+    assert read_image(tmp_path / "big.png", max_pixels=20_000).shape == (100, 200, 3)
+    with pytest.raises(DataError, match=r"big.png: 200x100 is 0 MP, over the limit"):
+        read_image(tmp_path / "big.png", max_pixels=19_999)

@@ -1,0 +1,106 @@
+"""Evaluation on folders (with trimaps), worst-case grids, refine_from, the coarse-stage report."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import compose_config
+
+from evaluate import evaluate
+from matting.errors import ConfigError, DataError
+from matting.evaluation import load_folder_arrays, score, summarize, worst
+from matting.inference import MattingPipeline
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def constant_pipeline(value: float) -> MattingPipeline:
+    """A pipeline whose backend predicts ``value`` everywhere (no module: an 'exported' one)."""
+    return MattingPipeline(lambda x: np.full((*x.shape[:3], 1), value, np.float32))
+
+
+def write_folder(root: Path, count: int = 3, size=(40, 32)) -> Path:
+    rng = np.random.default_rng(0)
+    for sub in ("image", "alpha", "trimap"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        alpha = np.zeros(size, np.uint8)
+        alpha[10:, 8:24] = 255
+        trimap = np.where(alpha > 0, 255, 0).astype(np.uint8)
+        trimap[8:12, :] = 128
+        cv2.imwrite(str(root / "image" / f"im{i}.png"), rng.integers(0, 256, (*size, 3), np.uint8))
+        cv2.imwrite(str(root / "alpha" / f"im{i}.png"), alpha)
+        cv2.imwrite(str(root / "trimap" / f"im{i}.png"), trimap)
+    return root
+
+
+def test_folder_layout_with_trimaps_is_scored_over_the_given_unknown_region(tmp_path):
+    root = write_folder(tmp_path)
+    samples, skipped = load_folder_arrays(root / "image", root / "alpha", root / "trimap")
+    assert len(samples) == 3 and not skipped
+    rows, _ = score(constant_pipeline(0.0), samples)
+    # Predicting 0 everywhere: the error is 1 on the person (16 x 30 px of 32 x 40) and 0 elsewhere.
+    assert rows[0]["mse"] == pytest.approx(16 * 30 / (32 * 40))
+    assert rows[0]["sad"] == pytest.approx(16 * 30 / 1000)
+    # The trimap's unknown band is rows 8-11: 2 rows of 16 person pixels (rows 10, 11) of 4 x 32.
+    assert rows[0]["mse_unknown"] == pytest.approx(2 * 16 / (4 * 32))
+    assert summarize(rows)["count"] == 3
+
+
+def test_unreadable_or_unpaired_images_are_skipped_and_size_mismatch_is_an_error(tmp_path):
+    root = write_folder(tmp_path)
+    (root / "image" / "im1.png").write_bytes(b"garbage")
+    (root / "alpha" / "im2.png").unlink()
+    samples, skipped = load_folder_arrays(root / "image", root / "alpha")
+    assert [s["id"] for s in samples] == ["im0"]
+    reasons = " | ".join(s["reason"] for s in skipped)
+    assert len(skipped) == 2
+    assert "no alpha named im2" in reasons and "im1.png: not a readable image" in reasons
+    cv2.imwrite(str(root / "alpha" / "im0.png"), np.zeros((5, 5), np.uint8))
+    with pytest.raises(DataError, match=r"im0.png: alpha is 5x5 but .*im0.png is 32x40"):
+        load_folder_arrays(root / "image", root / "alpha")
+
+
+def test_worst_orders_by_the_metric():
+    rows = [{"mse": 0.1}, {"mse": 0.5}, {"mse": 0.3}]
+    assert worst(rows, 2) == [1, 2]
+
+
+def test_refine_from_gt_mask_needs_the_checkpoints(tmp_path):
+    samples, _ = load_folder_arrays(write_folder(tmp_path) / "image", tmp_path / "alpha")
+    with pytest.raises(ConfigError, match="model_format=keras"):
+        score(constant_pipeline(0.5), samples, refine_from="gt_mask")
+    with pytest.raises(ConfigError, match="refine_from"):
+        score(constant_pipeline(0.5), samples, refine_from="oracle")
+
+
+def test_folder_evaluation_with_coarse_report_and_gt_mask(trained, tmp_path):
+    overrides, _ = trained
+    root = write_folder(tmp_path / "data", count=4)
+    common = overrides + [
+        f"folder={{images: {root}/image, alphas: {root}/alpha, trimaps: {root}/trimap}}",
+        f"coarse_folder={{images: {root}/image, masks: {root}/alpha}}",
+        "worst_rows=2",
+    ]
+    summaries = evaluate(compose_config("evaluate", common + [f"out_dir={tmp_path}/a"]))
+    assert summaries["trained"]["count"] == 4
+    assert 0.0 <= summaries["coarse stage"]["iou"] <= 1.0
+    assert (tmp_path / "a" / "worst.png").is_file()
+    assert list((tmp_path / "a" / "tensorboard").glob("events.out.tfevents.*"))
+    assert "Coarse stage" in (tmp_path / "a" / "summary.md").read_text()
+    worst_png = cv2.imread(str(tmp_path / "a" / "worst.png"))
+    predictions_png = cv2.imread(str(tmp_path / "a" / "predictions.png"))
+    assert worst_png.shape[0] < predictions_png.shape[0]  # 2 rows against 4
+
+    oracle = evaluate(compose_config("evaluate", common + [f"out_dir={tmp_path}/b", "refine_from=gt_mask"]))
+    assert oracle["trained"]["mse"] != summaries["trained"]["mse"]
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is absent (outside this workplace)")
+def test_shared_preset_scores_real_photos(trained, tmp_path):
+    overrides, _ = trained
+    extra = ["experiment=shared_eval", "max_images=3", f"out_dir={tmp_path}", f"paths.shared_dir={SHARED}"]
+    summaries = evaluate(compose_config("evaluate", overrides + extra))
+    assert summaries["trained"]["count"] == 3
+    assert np.isfinite(summaries["trained"]["mse"]) and 0 <= summaries["coarse stage"]["iou"] <= 1
