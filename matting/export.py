@@ -169,7 +169,7 @@ def export_tflite(
         # Freeze first: converted with live variables, TFLite keeps READ_VARIABLE ops that have
         # nothing to read once the model is loaded on its own.
         frozen = convert_variables_to_constants_v2(concrete.get_concrete_function())
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], module)
         if quantization == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]

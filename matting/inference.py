@@ -13,6 +13,7 @@ either a live module or one reloaded from a SavedModel, so both run the same cod
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import keras
@@ -129,7 +130,9 @@ class MattingPipeline:
     @classmethod
     def from_tflite(cls, path: str) -> MattingPipeline:
         """From a folder written by ``export.py format=tflite``; one image per invocation."""
-        interpreter = tf.lite.Interpreter(model_path=str(_artifact(path, "model.tflite") / "model.tflite"))
+        interpreter = tf.lite.Interpreter(
+            model_path=str(_artifact(path, "model.tflite") / "model.tflite"), num_threads=os.cpu_count()
+        )
         input_index = interpreter.get_input_details()[0]["index"]
 
         def backend(x):
