@@ -21,6 +21,17 @@ def plain(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
+def pipeline_options(cfg: DictConfig) -> dict:
+    """The keyword arguments of ``MattingPipeline.from_models`` / ``from_checkpoints`` in ``cfg.model``."""
+    model = plain(cfg.model)
+    return {key: model[key] for key in ("coarse_size", "fine_size", "upsample")}
+
+
+def checkpoints(cfg: DictConfig) -> dict:
+    """The keyword arguments of ``MattingPipeline.load`` for ``model_format=keras``."""
+    return {"coarse": cfg.coarse_checkpoint, "fine": cfg.fine_checkpoint, **pipeline_options(cfg)}
+
+
 def save_config(cfg: DictConfig, out_dir: str) -> None:
     """Save the resolved config as ``config.yaml`` beside a stage's outputs."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)

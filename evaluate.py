@@ -21,7 +21,7 @@ import hydra
 import keras
 from omegaconf import DictConfig
 
-from cli_common import plain, run
+from cli_common import checkpoints, pipeline_options, plain, run
 from matting.data.pipeline import split_files
 from matting.evaluation import (
     format_table,
@@ -54,15 +54,13 @@ def evaluate(cfg: DictConfig) -> dict:
     """Score the trained pipeline (and exports and untrained weights, if asked) on a split or a
     folder, and the coarse stage on a mask folder if given; returns the summaries by pipeline."""
     model = plain(cfg.model)
-    sizes = {"coarse_size": model["coarse_size"], "fine_size": model["fine_size"]}
-    checkpoints = {"coarse": cfg.coarse_checkpoint, "fine": cfg.fine_checkpoint, **sizes}
-    pipelines = {"trained": MattingPipeline.load(cfg.model_format, cfg.model_path, **checkpoints)}
+    pipelines = {"trained": MattingPipeline.load(cfg.model_format, cfg.model_path, **checkpoints(cfg))}
     for format, path in plain(cfg.exports).items():
         pipelines[f"trained, {format}"] = MattingPipeline.load(format, path)
     if cfg.compare_untrained:
         keras.utils.set_random_seed(0)
         untrained = build_coarse_unet(**model["coarse"]), build_fine_unet(**model["fine"])
-        pipelines["untrained"] = MattingPipeline.from_models(*untrained, **sizes)
+        pipelines["untrained"] = MattingPipeline.from_models(*untrained, **pipeline_options(cfg))
 
     samples, title = _samples(cfg)
     if cfg.refine_from != "coarse":

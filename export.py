@@ -12,19 +12,25 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from cli_common import plain, run
+from cli_common import pipeline_options, plain, run
 from matting.export import export as export_module
 from matting.inference import MattingPipeline
 
 
 def export(cfg: DictConfig) -> str:
     """Load the two checkpoints, export the pipeline in ``cfg.format``; returns the path."""
-    model = plain(cfg.model)
-    sizes = {"coarse_size": model["coarse_size"], "fine_size": model["fine_size"]}
-    pipeline = MattingPipeline.from_checkpoints(cfg.coarse_checkpoint, cfg.fine_checkpoint, **sizes)
-    metadata = {"name": cfg.name, **sizes, "checkpoints": [cfg.coarse_checkpoint, cfg.fine_checkpoint]}
-    path = export_module(pipeline.module, cfg.out_dir, format=cfg.format, overwrite=cfg.overwrite,
-                         metadata=metadata)  # fmt: skip
+    options = pipeline_options(cfg)
+    pipeline = MattingPipeline.from_checkpoints(cfg.coarse_checkpoint, cfg.fine_checkpoint, **options)
+    metadata = {"name": cfg.name, **options, "checkpoints": [cfg.coarse_checkpoint, cfg.fine_checkpoint]}
+    format_options = plain(cfg.options).get(cfg.format) or {}
+    path = export_module(
+        pipeline.module,
+        cfg.out_dir,
+        format=cfg.format,
+        overwrite=cfg.overwrite,
+        metadata=metadata,
+        **format_options,
+    )
     print(f"exported {cfg.format}: {path}")
     return str(path)
 

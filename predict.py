@@ -13,22 +13,15 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from cli_common import plain, run
+from cli_common import checkpoints, plain, run
 from matting.inference import MattingPipeline
 from matting.predict import input_files, predict_files
 
 
 def predict(cfg: DictConfig) -> dict:
     """Matte ``cfg.input`` into ``cfg.out_dir``; returns the counts and skipped files."""
-    model = plain(cfg.model)
-    checkpoints = {
-        "coarse": cfg.coarse_checkpoint,
-        "fine": cfg.fine_checkpoint,
-        "coarse_size": model["coarse_size"],
-        "fine_size": model["fine_size"],
-    }
     files = input_files(cfg.input)
-    pipeline = MattingPipeline.load(cfg.model_format, cfg.model_path, **checkpoints)
+    pipeline = MattingPipeline.load(cfg.model_format, cfg.model_path, **checkpoints(cfg))
     background = plain(cfg)["background"]
     result = predict_files(
         pipeline,

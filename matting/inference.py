@@ -24,16 +24,23 @@ import matting.models  # noqa: F401  (registers the custom layers the checkpoint
 from matting.errors import CheckpointError, ConfigError
 from matting.io import to_uint8
 from matting.models.unet import check_input_size
-from matting.ops import resize
+from matting.ops import guided_upsample, resize
 
+# How the refinement's alpha returns to the input size: along the image's edges, or a plain zoom.
+UPSAMPLE = ("guided", "bilinear")
 IMAGE_SPEC = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
 
 
 class MattingModule(tf.Module):
     """Coarse net + refinement net + the resizing between them, as one traceable graph."""
 
-    def __init__(self, coarse: keras.Model, fine: keras.Model, *, coarse_size, fine_size):
+    def __init__(
+        self, coarse: keras.Model, fine: keras.Model, *, coarse_size, fine_size, upsample: str = "bilinear"
+    ):
         super().__init__(name="matting")
+        if upsample not in UPSAMPLE:
+            raise ConfigError(f"model.upsample must be one of {UPSAMPLE}, got {upsample!r}")
+        self.upsample = upsample
         check_input_size(coarse, coarse_size, "model.coarse_size")
         check_input_size(fine, fine_size, "model.fine_size")
         self.coarse = coarse
@@ -56,7 +63,11 @@ class MattingModule(tf.Module):
         fine_in = tf.concat(
             [resize(images, self.fine_size), resize(guide, self.fine_size)], axis=-1
         )  # [B, 768, 640, 4]
-        alpha = resize(self.fine(fine_in, training=False), height_width)
+        alpha = self.fine(fine_in, training=False)  # [B, 768, 640, 1]
+        if self.upsample == "guided":
+            alpha = guided_upsample(alpha, images, height_width)
+        else:
+            alpha = resize(alpha, height_width)
         return {
             "alpha": tf.clip_by_value(alpha, 0.0, 1.0),
             "coarse": tf.clip_by_value(resize(coarse, height_width), 0.0, 1.0),
@@ -93,9 +104,15 @@ class MattingPipeline:
 
     @classmethod
     def from_models(
-        cls, coarse: keras.Model, fine: keras.Model, *, coarse_size=(192, 160), fine_size=(768, 640)
+        cls,
+        coarse: keras.Model,
+        fine: keras.Model,
+        *,
+        coarse_size=(192, 160),
+        fine_size=(768, 640),
+        upsample: str = "bilinear",
     ) -> MattingPipeline:
-        module = MattingModule(coarse, fine, coarse_size=coarse_size, fine_size=fine_size)
+        module = MattingModule(coarse, fine, coarse_size=coarse_size, fine_size=fine_size, upsample=upsample)
         return cls(lambda x: module(tf.constant(x)).numpy(), module=module)
 
     @classmethod

@@ -13,3 +13,30 @@ import tensorflow as tf
 def resize(images: tf.Tensor, size) -> tf.Tensor:
     """Bilinear resize of ``[B, H, W, C]`` or ``[H, W, C]`` float images to ``size`` (height, width)."""
     return tf.image.resize(images, size, method="bilinear", antialias=False)
+
+
+def box_mean(x: tf.Tensor, radius: int) -> tf.Tensor:
+    """Mean over a (2r+1)-square window, ``[B, H, W, C]``; windows are cut at the border (average
+    pooling with SAME padding counts only the pixels inside the image)."""
+    return tf.nn.avg_pool2d(x, 2 * radius + 1, 1, "SAME")
+
+
+def guided_upsample(
+    alpha: tf.Tensor, guide: tf.Tensor, size, *, radius: int = 1, eps: float = 1e-4
+) -> tf.Tensor:
+    """Upsample ``alpha`` ``[B, h, w, 1]`` to ``size`` along the edges of ``guide``, ``[B, H, W, 3]``
+    in [0, 1] at the target size (the fast guided filter, He and Sun 2015).
+
+    At low resolution, alpha is fitted locally as ``a * gray(guide) + b`` (a box window of
+    ``radius`` low-resolution pixels, regulariser ``eps``); ``a`` and ``b`` are smoothed, upsampled
+    bilinearly and applied to the full-resolution guide, so edges follow the image instead of the
+    blur of a bilinear zoom. Only average pooling, resizes and arithmetic: every export runs it.
+    """
+    gray = tf.reduce_mean(guide, axis=-1, keepdims=True)  # [B, H, W, 1]
+    small = resize(gray, tf.shape(alpha)[1:3])  # [B, h, w, 1]
+    mean_i, mean_p = box_mean(small, radius), box_mean(alpha, radius)
+    cov_ip = box_mean(small * alpha, radius) - mean_i * mean_p
+    var_i = box_mean(small * small, radius) - mean_i * mean_i
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    return resize(box_mean(a, radius), size) * gray + resize(box_mean(b, radius), size)

@@ -65,6 +65,23 @@ def test_export_matches_the_in_process_pipeline(live, images, tmp_path, format, 
     assert not list(tmp_path.glob(f".{label}.*"))  # no temporary folder left behind
 
 
+@pytest.mark.parametrize("format", ["modelscope", "tflite", "onnx"])
+def test_guided_upsampling_exports_too(live, images, tmp_path, format):
+    pipeline, cfg = live
+    guided = MattingPipeline.from_checkpoints(
+        cfg.coarse_checkpoint,
+        cfg.fine_checkpoint,
+        coarse_size=(32, 32),
+        fine_size=(64, 64),
+        upsample="guided",
+    )
+    exported = MattingPipeline.load(format, str(export(guided.module, str(tmp_path / format), format=format)))
+    image = images[-1]  # the 2050 x 1537 one: upsampled 32x
+    expected = guided.predict(image)
+    assert np.abs(expected - pipeline.predict(image)).max() > 1e-3  # guided is not bilinear
+    assert np.abs(exported.predict(image) - expected).max() <= TOLERANCE[format]
+
+
 def test_modelscope_folder_follows_the_loading_contract(live, tmp_path):
     pipeline, _ = live
     path = export(pipeline.module, str(tmp_path / "ms"), format="modelscope")
@@ -126,3 +143,17 @@ def test_bad_export_requests(live, tmp_path):
         MattingPipeline.load("onnx", str(tmp_path / "taken"))
     with pytest.raises(ConfigError, match="model_path"):
         MattingPipeline.load("tflite")
+
+
+def test_export_script_passes_the_format_options(trained, tmp_path):
+    from export import export as export_script
+
+    overrides, _ = trained
+    cfg = compose_config(
+        "export",
+        overrides + ["format=tflite", "options.tflite.quantization=float16", f"out_dir={tmp_path}/t"],
+    )
+    path = export_script(cfg)
+    metadata = json.loads((tmp_path / "t" / "matting.json").read_text())
+    assert path.endswith("/t") and metadata["quantization"] == "float16"
+    assert metadata["upsample"] == "bilinear" and metadata["fine_size"] == [64, 64]
