@@ -8,7 +8,7 @@ INTEROP_STAMP := $(VENV)/.installed-modelscope
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all test-interop lint format clean
+.PHONY: help install demo test test-all test-interop mediapipe-venv peers lint format clean
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,17 @@ $(INTEROP_STAMP): pyproject.toml | $(STAMP)
 test-interop: $(INTEROP_STAMP)  ## Install the .[modelscope] extra (CPU torch) and run ModelScope's pipeline on our export
 	$(PY) -m pytest -m interop -q
 
+# MediaPipe 0.10.14 pins protobuf < 5 and pulls opencv-contrib-python and jax, which clash with
+# TensorFlow 2.21: it gets its own environment, used by benchmarks/peers.py through files only.
+.venv-mediapipe/bin/python:
+	$(PYTHON) -m venv .venv-mediapipe
+	.venv-mediapipe/bin/python -m pip install --quiet "mediapipe==0.10.14"
+
+mediapipe-venv: .venv-mediapipe/bin/python  ## Create .venv-mediapipe (MediaPipe Selfie Segmentation, for the peers benchmark)
+
+peers: $(STAMP) .venv-mediapipe/bin/python  ## Coarse stage vs MediaPipe, refinement vs closed-form matting, on ../shared/data
+	$(PY) benchmarks/peers.py
+
 lint: $(STAMP)  ## ruff check and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -53,5 +64,5 @@ format: $(STAMP)  ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-clean:  ## Remove outputs and built data (keeps .venv)
+clean:  ## Remove outputs and built data (keeps the virtual environments)
 	rm -rf outputs data/raw data/shards

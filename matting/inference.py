@@ -99,6 +99,7 @@ class MattingPipeline:
     def __init__(self, backend, *, module: MattingModule | None = None):
         self.backend = backend
         self.module = module  # the live tf.Module, for export; None for a reloaded artifact
+        self._stages = None  # module.matte as a tf.function, made on first use
 
     # -- construction -------------------------------------------------------------------------------
 
@@ -215,9 +216,11 @@ class MattingPipeline:
         Needs the live module (checkpoints), not an exported artifact."""
         if self.module is None:
             raise ConfigError("the stages and refine_from need model_format=keras (the checkpoints)")
+        if self._stages is None:  # traced once per call pattern; any image size reuses the trace
+            self._stages = tf.function(self.module.matte, reduce_retracing=True)
         images = tf.constant(np.asarray(image, np.float32)[None] / 255.0)
         masks = None if mask is None else tf.constant(np.asarray(mask, np.float32)[None, ..., None])
-        out = self.module.matte(images, masks)
+        out = self._stages(images, masks)
         return {"alpha": out["alpha"].numpy()[0, ..., 0], "coarse": out["coarse"].numpy()[0, ..., 0]}
 
     def predict_rgba(self, image: np.ndarray) -> np.ndarray:
