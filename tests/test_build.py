@@ -106,7 +106,7 @@ def test_foreground_without_alpha_and_unreadable_background_are_skipped_and_list
         holdout={"val": 0.2, "test": 0.2},
     )  # fmt: skip
     reasons = {s["path"].rsplit("/", 1)[1]: s["reason"] for s in manifest["skipped"]}
-    assert "no alpha" in reasons["00003.png"]
+    assert "no alpha/00003.* beside it" in reasons["00003.png"]
     assert "not a readable image" in reasons["00001.jpg"]
     assert manifest["splits"]["train"]["count"] == 4
 
@@ -131,3 +131,14 @@ def test_bad_build_settings_fail_with_a_clear_message(tmp_path, kwargs, error, m
     }
     with pytest.raises(error, match=match):
         build_dataset(**settings)
+
+
+def test_worker_processes_write_the_same_bytes(tiny_root, tmp_path):
+    cfg = compose_config(
+        "build_dataset",
+        tiny_overrides(tiny_root) + [f"data.shards_dir={tmp_path}/parallel", "data.build.workers=2"],
+    )
+    parallel = build(cfg)
+    original = json.loads((_shards(tiny_root) / "manifest.json").read_text())
+    for split in ("train", "val", "test"):
+        assert parallel["splits"][split]["shards"] == original["splits"][split]["shards"]

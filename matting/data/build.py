@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,16 +43,19 @@ def _check_config(size, counts, holdout) -> None:
         raise ConfigError(f"data.build.holdout fractions must be >= 0 and sum below 1, got {holdout}")
 
 
-def _split_pool(items: list, holdout: dict, rng: np.random.Generator) -> dict[str, list]:
-    """Shuffle ``items`` and cut them into disjoint train / val / test pools."""
-    order = rng.permutation(len(items))
-    pools, start = {}, 0
+def _split_pool(items: list, holdout: dict, rng: np.random.Generator, group=None) -> dict[str, list]:
+    """Shuffle ``items`` and cut them into disjoint train / val / test pools; items with the same
+    ``group(item)`` (the persons of one photo) always land in the same pool."""
+    keys = sorted({group(item) for item in items}) if group else list(range(len(items)))
+    order = [keys[i] for i in rng.permutation(len(keys))]
+    pools, start, assigned = {}, 0, {}
     for split in ("test", "val"):
-        take = max(1, round(holdout.get(split, 0.0) * len(items))) if holdout.get(split) else 0
-        pools[split] = [items[i] for i in order[start : start + take]]
+        take = max(1, round(holdout.get(split, 0.0) * len(keys))) if holdout.get(split) else 0
+        assigned.update({key: split for key in order[start : start + take]})
         start += take
-    pools["train"] = [items[i] for i in order[start:]]
-    return pools
+    for i, item in enumerate(items):
+        pools.setdefault(assigned.get(group(item) if group else i, "train"), []).append(item)
+    return {split: pools.get(split, []) for split in ("train", "val", "test")}
 
 
 def _valid_foregrounds(items: list[Foreground], skipped: list[dict]) -> list[Foreground]:
@@ -98,14 +104,67 @@ def make_composite(
     return image, alpha, np.where(alpha >= 128, 255, 0).astype(np.uint8)
 
 
-def _write_shard(path: Path, records: list[bytes]) -> str:
-    """Write a shard under a temporary name, rename it into place; returns its SHA-256."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
-        for record in records:
-            writer.write(record)
-    os.replace(tmp, path)
-    return _sha256(path)
+@dataclass
+class ShardTask:
+    """Everything one worker needs to write one shard (picklable)."""
+
+    path: str
+    split: str
+    split_index: int
+    indices: range
+    foregrounds: list
+    backgrounds: list
+    options: dict
+
+
+def build_shard(task: ShardTask) -> int:
+    """Composite the samples of one shard and write it (under a temporary name, then renamed).
+    Each sample has its own generator seeded with ``[seed, split, index]``: any worker, any order,
+    the same bytes."""
+    o = task.options
+    records = []
+    for i in task.indices:
+        item = task.foregrounds[i % len(task.foregrounds)]
+        rng = np.random.default_rng([o["seed"], task.split_index, i])
+        bg_path = task.backgrounds[int(rng.integers(len(task.backgrounds)))]
+        image, alpha, coarse = make_composite(
+            item, bg_path, o["size"], rng, scale_range=o["scale_range"], max_offset=o["max_offset"]
+        )
+        records.append(
+            encode_example(
+                image, alpha, coarse, source=item.source, coarse_quality=item.coarse_quality,
+                sample_id=f"{task.split}/{i}:{item.id}+{bg_path.name}", jpeg_quality=o["jpeg_quality"],
+            )
+        )  # fmt: skip
+    _write_shard(Path(task.path), records)
+    return len(records)
+
+
+def _run_tasks(tasks: list[ShardTask], workers: int, *, desc: str, total: int) -> None:
+    """Run the shard tasks in ``workers`` processes (1: in this process), with a progress bar."""
+    progress = tqdm(total=total, desc=desc, unit="img", leave=False)
+    progress.update(total - sum(len(t.indices) for t in tasks))  # shards already on disk
+    if workers <= 1:
+        for task in tasks:
+            progress.update(build_shard(task))
+    else:
+        context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for done in as_completed([pool.submit(build_shard, task) for task in tasks]):
+                progress.update(done.result())
+    progress.close()
+
+
+def _write_shard(path: Path, records: list[bytes]) -> None:
+    """Write a shard under a temporary name, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tf.io.TFRecordWriter(str(tmp)) as writer:
+            for record in records:
+                writer.write(record)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str:
@@ -125,6 +184,7 @@ def build_dataset(
     max_offset: float = 0.15,
     jpeg_quality: int = 95,
     seed: int = 0,
+    workers: int = 1,
 ) -> dict:
     """Build train / val / test shards under ``out_dir`` and write ``manifest.json``; returns it.
 
@@ -135,6 +195,8 @@ def build_dataset(
     holdout = {"val": 0.1, "test": 0.1, **(holdout or {})}
     size = tuple(int(s) for s in size)
     _check_config(size, counts, holdout)
+    if workers <= 0:
+        raise ConfigError(f"data.build.workers must be positive, got {workers}")
     if samples_per_shard <= 0:
         raise ConfigError(f"data.build.samples_per_shard must be positive, got {samples_per_shard}")
 
@@ -162,7 +224,7 @@ def build_dataset(
         raise DataError(f"no usable background image in {backgrounds}")
 
     rng = np.random.default_rng(seed)
-    fg_pools = _split_pool(items, holdout, rng)
+    fg_pools = _split_pool(items, holdout, rng, group=lambda item: item.group)
     bg_pools = _split_pool(bgs, holdout, rng)
     for split in SPLITS:
         if int(counts.get(split, 0)) and not (fg_pools[split] and bg_pools[split]):
@@ -171,6 +233,8 @@ def build_dataset(
                 "backgrounds: add data or lower data.build.holdout"
             )
     write_atomic(out / BUILD_FILE, _settings_text(settings).encode())  # the folder is now ours
+    options = {"size": size, "seed": seed, "scale_range": tuple(scale_range), "max_offset": max_offset,
+               "jpeg_quality": jpeg_quality}  # fmt: skip
     manifest = {"settings": settings, "splits": {}, "skipped": skipped}
     started = time.perf_counter()
     for split_index, split in enumerate(SPLITS):
@@ -179,32 +243,22 @@ def build_dataset(
             continue
         fgs, split_bgs = fg_pools[split], bg_pools[split]
         num_shards = math.ceil(n / samples_per_shard)
-        shards, by_source = [], {}
-        progress = tqdm(total=n, desc=f"build {split}", unit="img", leave=False)
+        by_source: dict[str, int] = {}
+        for i in range(n):
+            source = fgs[i % len(fgs)].source
+            by_source[source] = by_source.get(source, 0) + 1
+        tasks = []
         for shard in range(num_shards):
-            indices = range(shard * samples_per_shard, min(n, (shard + 1) * samples_per_shard))
             path = out / shard_name(split, shard, num_shards)
-            records = []
-            for i in indices:
-                item = fgs[i % len(fgs)]
-                by_source[item.source] = by_source.get(item.source, 0) + 1
-                if path.is_file():
-                    continue  # resumed build: this shard is complete already
-                sample_rng = np.random.default_rng([seed, split_index, i])
-                bg_path = split_bgs[int(sample_rng.integers(len(split_bgs)))]
-                image, alpha, coarse = make_composite(
-                    item, bg_path, size, sample_rng, scale_range=scale_range, max_offset=max_offset
-                )
-                records.append(
-                    encode_example(
-                        image, alpha, coarse, source=item.source, coarse_quality=item.coarse_quality,
-                        sample_id=f"{split}/{i}:{item.id}+{bg_path.name}", jpeg_quality=jpeg_quality,
-                    )
-                )  # fmt: skip
-            digest = _sha256(path) if path.is_file() else _write_shard(path, records)
-            shards.append({"file": path.name, "count": len(indices), "sha256": digest})
-            progress.update(len(indices))
-        progress.close()
+            if not path.is_file():  # a resumed build keeps the shards that are complete
+                indices = range(shard * samples_per_shard, min(n, (shard + 1) * samples_per_shard))
+                tasks.append(ShardTask(str(path), split, split_index, indices, fgs, split_bgs, options))
+        _run_tasks(tasks, workers, desc=f"build {split}", total=n)
+        shards = []
+        for shard in range(num_shards):
+            path = out / shard_name(split, shard, num_shards)
+            count = min(n, (shard + 1) * samples_per_shard) - shard * samples_per_shard
+            shards.append({"file": path.name, "count": count, "sha256": _sha256(path)})
         manifest["splits"][split] = {
             "count": n,
             "foregrounds": len(fgs),
@@ -213,6 +267,15 @@ def build_dataset(
             "shards": shards,
         }
     manifest["seconds"] = round(time.perf_counter() - started, 2)
+    # Which foreground and background went to which split: the fixed, documented held-out subsets.
+    splits = {
+        split: {
+            "foregrounds": sorted(item.id for item in fg_pools[split]),
+            "backgrounds": sorted(str(p) for p in bg_pools[split]),
+        }
+        for split in SPLITS
+    }
+    write_atomic(out / "splits.json", json.dumps(splits, indent=1).encode())
     write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())
     return manifest
 

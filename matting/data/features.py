@@ -70,7 +70,10 @@ def encode_example(
         SOURCE: _bytes(source.encode()),
         SAMPLE_ID: _bytes(sample_id.encode()),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # deterministic: map fields sorted by key, so the bytes do not depend on the hash seed of
+    # the process (each worker has its own): one config gives byte-identical shards.
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
+    return example.SerializeToString(deterministic=True)
 
 
 def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:

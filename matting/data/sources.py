@@ -1,19 +1,38 @@
 """Foreground sources and background folders, as config entries.
 
 A foreground source lists :class:`Foreground` items; each loads as ``(fg, alpha)``: uint8 RGB
-``[H, W, 3]`` and uint8 alpha ``[H, W]``. Sources are built from config entries such as
-``{"type": "matte_folder", "root": "data/raw/synthetic", "fg_dir": "fg", "alpha_dir": "alpha"}``.
+``[H, W, 3]`` and uint8 alpha ``[H, W]``. Sources are built from config entries, one per source:
+
+``{"type": "matte_folder", "root": R, "fg_dir": "fg", "alpha_dir": "alpha"}``
+    An alpha-matte dataset: Adobe Composition-1k, AIM-500, Distinctions-646 (``fg/`` + ``alpha/``);
+    P3M-10k and AM-2k (``fg_dir: original``, ``alpha_dir: mask``, with ``estimate_foreground: true``
+    because only the photo exists); or any image + alpha folders with matching basenames.
+``{"type": "mask_folder", "root": R, "image_dir": "image", "mask_dir": "mask"}``
+    Photos with binary person masks (``../shared/data/portraits``): coarse-quality alpha.
+``{"type": "coco", "annotations": "instances_train2017.json", "images": "train2017/"}``
+    COCO person instances (polygons or RLE), read with pycocotools: coarse-quality alpha.
+
+Items carry a ``group``: items of one group (the persons of one COCO photo) go to one split.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from matting.errors import ConfigError, DataError
 from matting.io import list_images, read_alpha, read_image
+
+
+def soften(mask: np.ndarray, feather: float) -> np.ndarray:
+    """A binary uint8 mask with a soft edge: Gaussian blur of ``feather`` px (0: unchanged)."""
+    if feather <= 0:
+        return mask
+    soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), feather)
+    return np.clip(np.rint(soft), 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -21,47 +40,204 @@ class Foreground:
     """One person (or object) foreground: an image and its alpha matte on disk."""
 
     source: str
-    key: str  # unique within its source: the basename without extension
+    key: str  # unique within its source
     fg_path: Path
     alpha_path: Path
     coarse_quality: bool = False  # alpha is only a coarse mask (COCO polygons, binary masks)
+    estimate_foreground: bool = False  # fg_path is the photo: estimate the foreground colours
+    feather: float = 0.0  # soft edge (px) for a binary mask
 
     @property
     def id(self) -> str:
         return f"{self.source}:{self.key}"
 
-    def load(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(fg, alpha)`` as uint8 arrays; a size mismatch is a :class:`DataError`."""
-        fg, alpha = read_image(self.fg_path), read_alpha(self.alpha_path)
+    @property
+    def group(self) -> str:
+        return self.id
+
+    def _check_sizes(self, fg: np.ndarray, alpha: np.ndarray) -> None:
         if fg.shape[:2] != alpha.shape:
             raise DataError(
                 f"{self.alpha_path}: alpha is {alpha.shape[1]}x{alpha.shape[0]} but "
                 f"{self.fg_path.name} is {fg.shape[1]}x{fg.shape[0]}"
             )
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(fg, alpha)`` as uint8 arrays; a size mismatch is a :class:`DataError`."""
+        fg, alpha = read_image(self.fg_path), read_alpha(self.alpha_path)
+        self._check_sizes(fg, alpha)
+        alpha = soften(alpha, self.feather)
+        if self.estimate_foreground:
+            from matting.predict import estimate_foreground
+
+            fg = np.clip(np.rint(estimate_foreground(fg, alpha / 255.0) * 255), 0, 255).astype(np.uint8)
         return fg, alpha
 
 
+@dataclass(frozen=True)
+class CocoForeground(Foreground):
+    """A COCO person instance: the photo cropped around the person, the instance mask as alpha."""
+
+    segmentation: object = None  # polygons or RLE, as in the annotation file
+    bbox: tuple = ()  # x, y, width, height
+    image_size: tuple = ()  # height, width, from the annotation file
+    margin: float = 0.1  # context kept around the box, as a fraction of its size
+    image_key: str = field(default="")
+
+    @property
+    def group(self) -> str:
+        return f"{self.source}:{self.image_key}"
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        from pycocotools import mask as mask_utils
+
+        image = read_image(self.fg_path)
+        height, width = self.image_size
+        if image.shape[:2] != (height, width):
+            raise DataError(
+                f"{self.fg_path}: image is {image.shape[1]}x{image.shape[0]} but the annotation "
+                f"says {width}x{height}"
+            )
+        segmentation = self.segmentation
+        if isinstance(segmentation, list):  # polygons
+            rles = mask_utils.frPyObjects(segmentation, height, width)
+            rle = mask_utils.merge(rles)
+        elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
+            rle = mask_utils.frPyObjects(segmentation, height, width)  # uncompressed RLE
+        else:
+            rle = segmentation  # compressed RLE
+        mask = mask_utils.decode(rle).astype(np.uint8) * 255
+        if not mask.any():
+            raise DataError(f"{self.fg_path}: instance {self.key} has an empty segmentation")
+        x, y, w, h = self.bbox
+        pad_x, pad_y = w * self.margin, h * self.margin
+        x0, y0 = max(0, int(x - pad_x)), max(0, int(y - pad_y))
+        x1, y1 = min(width, int(np.ceil(x + w + pad_x))), min(height, int(np.ceil(y + h + pad_y)))
+        return image[y0:y1, x0:x1], soften(mask[y0:y1, x0:x1], self.feather)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------------------------------
+
+
+def _paired(root: str, first: str, second: str) -> tuple[list[tuple[Path, Path]], list[dict]]:
+    """Files of ``root/first`` paired by basename with ``root/second``, and the unpaired skips."""
+    firsts = list_images(Path(root) / first)
+    seconds = {p.stem: p for p in list_images(Path(root) / second)}
+    pairs, skipped = [], []
+    for path in firsts:
+        if path.stem in seconds:
+            pairs.append((path, seconds[path.stem]))
+        else:
+            skipped.append({"path": str(path), "reason": f"no {second}/{path.stem}.* beside it (unpaired)"})
+    return pairs, skipped
+
+
 def matte_folder(
-    root: str, *, name: str = "matte", fg_dir: str = "fg", alpha_dir: str = "alpha"
+    root: str,
+    *,
+    name: str = "matte",
+    fg_dir: str = "fg",
+    alpha_dir: str = "alpha",
+    estimate_foreground: bool = False,
 ) -> tuple[list[Foreground], list[dict]]:
     """Foregrounds of an alpha-matte folder: ``root/fg_dir/X.*`` paired with ``root/alpha_dir/X.*``.
-
-    This is the layout of Adobe Composition-1k, AIM-500 and Distinctions-646 (``fg`` + ``alpha``),
-    and of the embedded synthetic dataset. Returns the items and the skipped files with reasons
-    (a foreground without its alpha).
-    """
-    fg_files = list_images(Path(root) / fg_dir)
-    alphas = {p.stem: p for p in list_images(Path(root) / alpha_dir)}
-    items, skipped = [], []
-    for path in fg_files:
-        if path.stem in alphas:
-            items.append(Foreground(name, path.stem, path, alphas[path.stem]))
-        else:
-            skipped.append({"path": str(path), "reason": f"no alpha named {path.stem}.* in {alpha_dir}/"})
+    With ``estimate_foreground`` the first folder holds photos, and the foreground colours are
+    estimated from photo and alpha (pymatting), so composites show no halo of the old background."""
+    pairs, skipped = _paired(root, fg_dir, alpha_dir)
+    items = [
+        Foreground(name, fg.stem, fg, alpha, estimate_foreground=estimate_foreground) for fg, alpha in pairs
+    ]
     return items, skipped
 
 
-SOURCE_TYPES = {"matte_folder": matte_folder}
+def mask_folder(
+    root: str, *, name: str = "masks", image_dir: str = "image", mask_dir: str = "mask", feather: float = 1.0
+) -> tuple[list[Foreground], list[dict]]:
+    """Photos with binary person masks of matching basenames; the alpha is the mask with a
+    ``feather`` px soft edge, flagged coarse-quality."""
+    pairs, skipped = _paired(root, image_dir, mask_dir)
+    items = [
+        Foreground(name, image.stem, image, mask, coarse_quality=True, feather=feather)
+        for image, mask in pairs
+    ]
+    return items, skipped
+
+
+def coco(
+    annotations: str,
+    images: str,
+    *,
+    name: str = "coco",
+    min_area: float = 0.02,
+    min_box: int = 64,
+    max_persons: int = 3,
+    single_person_only: bool = False,
+    include_crowd: bool = False,
+    margin: float = 0.1,
+    feather: float = 1.0,
+) -> tuple[list[Foreground], list[dict]]:
+    """COCO person instances as foregrounds.
+
+    Filters: ``include_crowd`` (iscrowd annotations), ``min_area`` (mask area as a fraction of the
+    image), ``min_box`` (the shorter side of the box, px), ``max_persons`` per image (images with
+    more persons are skipped), ``single_person_only``. Images missing on disk are skipped and listed.
+    """
+    from pycocotools.coco import COCO
+
+    path = Path(annotations)
+    if not path.is_file():
+        raise DataError(f"{path}: no such COCO annotation file")
+    try:
+        api = _quiet(COCO, str(path))
+    except (ValueError, KeyError, TypeError) as error:  # json.JSONDecodeError is a ValueError
+        raise DataError(f"{path}: not a COCO instances file ({type(error).__name__}: {error})") from error
+    person_ids = api.getCatIds(catNms=["person"])
+    if not person_ids:
+        raise DataError(f"{path}: has no 'person' category")
+    items, skipped = [], []
+    for image_id in sorted(api.getImgIds(catIds=person_ids)):
+        info = api.loadImgs(image_id)[0]
+        file = Path(images) / info["file_name"]
+        anns = api.loadAnns(api.getAnnIds(imgIds=image_id, catIds=person_ids, iscrowd=None))
+        persons = [a for a in anns if include_crowd or not a.get("iscrowd", 0)]
+        if not file.is_file():
+            skipped.append({"path": str(file), "reason": "image listed in the annotations is missing"})
+            continue
+        if len(persons) > max_persons or (single_person_only and len(persons) > 1):
+            skipped.append(
+                {"path": str(file), "reason": f"{len(persons)} persons (max_persons={max_persons})"}
+            )
+            continue
+        for ann in persons:
+            area = ann.get("area", 0) / float(info["height"] * info["width"])
+            box = ann.get("bbox") or [0, 0, 0, 0]
+            if not ann.get("segmentation"):
+                skipped.append({"path": f"{file}#{ann['id']}", "reason": "empty segmentation"})
+            elif area < min_area or min(box[2], box[3]) < min_box:
+                skipped.append({"path": f"{file}#{ann['id']}", "reason": "person too small"})
+            else:
+                items.append(
+                    CocoForeground(
+                        name, f"{image_id}_{ann['id']}", file, path, coarse_quality=True, feather=feather,
+                        segmentation=ann["segmentation"], bbox=tuple(box),
+                        image_size=(info["height"], info["width"]), margin=margin, image_key=str(image_id),
+                    )
+                )  # fmt: skip
+    return items, skipped
+
+
+def _quiet(fn, *args):
+    """pycocotools prints progress to stdout; keep the build's output readable."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn(*args)
+
+
+SOURCE_TYPES = {"matte_folder": matte_folder, "mask_folder": mask_folder, "coco": coco}
 
 
 def load_sources(entries: list[dict]) -> tuple[list[Foreground], list[dict]]:
@@ -74,9 +250,15 @@ def load_sources(entries: list[dict]) -> tuple[list[Foreground], list[dict]]:
         kind = entry.pop("type", None)
         if kind not in SOURCE_TYPES:
             raise ConfigError(f"unknown foreground source type {kind!r}; known: {sorted(SOURCE_TYPES)}")
-        more, why = SOURCE_TYPES[kind](**entry)
+        try:
+            more, why = SOURCE_TYPES[kind](**entry)
+        except TypeError as error:
+            raise ConfigError(f"data.build.sources entry of type {kind!r}: {error}") from error
         items += more
         skipped += why
+    ids = [item.id for item in items]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("two foreground sources share a name: give each entry its own 'name'")
     return items, skipped
 
 
