@@ -72,7 +72,7 @@ def main() -> None:
     print(f"| composites written (read, place, blend, encode JPEG + 2 PNG, TFRecord) | {build_rate:.1f} |")
     print(f"| JPEG decode (fg + bg) + encode of the same images: the practical limit | {io_rate:.1f} |")
     print(f"\nbuilder at {100 * build_rate / io_rate:.0f}% of the limit; 90k composites on 16 workers: "
-          f"about {hours * 60:.0f} minutes")  # fmt: skip
+          f"about {hours * 60:.1f} minutes")  # fmt: skip
 
 
 if __name__ == "__main__":

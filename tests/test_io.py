@@ -76,3 +76,12 @@ def test_images_over_max_pixels_are_refused_before_decoding(tmp_path):
     assert read_image(tmp_path / "big.png", max_pixels=20_000).shape == (100, 200, 3)
     with pytest.raises(DataError, match=r"big.png: 200x100 is 0 MP, over the limit"):
         read_image(tmp_path / "big.png", max_pixels=19_999)
+
+
+def test_cmyk_jpeg_reads_as_rgb(tmp_path):
+    from PIL import Image
+
+    Image.new("CMYK", (8, 6), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg")  # pure red in CMYK
+    image = read_image(tmp_path / "cmyk.jpg")
+    assert image.shape == (6, 8, 3)
+    assert image[..., 0].mean() > 200 and image[..., 1].mean() < 60 and image[..., 2].mean() < 60

@@ -9,7 +9,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from matting.data.build import build_dataset
-from matting.data.sources import load_sources
+from matting.data.sources import list_backgrounds, load_sources
 from matting.errors import ConfigError, DataError
 
 
@@ -160,3 +160,29 @@ def test_bad_source_entries(tmp_path):
         load_sources([{"type": "matte_folder", "root": str(tmp_path), "colour": 1}])
     with pytest.raises(DataError, match="no such COCO annotation file"):
         load_sources([coco_entry(tmp_path)])
+
+
+def test_invalid_segmentation_is_a_data_error_naming_the_image(coco_dir):
+    data = json.loads((coco_dir / "instances.json").read_text())
+    data["annotations"][0]["segmentation"] = {"size": [120, 100], "counts": "%%%not-rle"}
+    (coco_dir / "instances.json").write_text(json.dumps(data))
+    items, _ = load_sources([coco_entry(coco_dir)])
+    broken = next(i for i in items if i.key == "1_1")
+    with pytest.raises(DataError, match=r"000000000001.jpg: instance 1_1 has an invalid segmentation"):
+        broken.load()
+
+
+def test_coco_images_without_persons_serve_as_backgrounds(coco_dir):
+    data = json.loads((coco_dir / "instances.json").read_text())
+    data["images"].append({"id": 7, "file_name": "street.jpg", "height": 50, "width": 60})
+    (coco_dir / "instances.json").write_text(json.dumps(data))
+    cv2.imwrite(str(coco_dir / "images" / "street.jpg"), np.zeros((50, 60, 3), np.uint8))
+    entry = {
+        "type": "coco",
+        "annotations": str(coco_dir / "instances.json"),
+        "images": str(coco_dir / "images"),
+    }
+    # Image 6 has only an empty annotation but is still a person image; street.jpg has none.
+    assert [p.name for p in list_backgrounds([entry])] == ["street.jpg"]
+    with pytest.raises(ConfigError, match="folder or"):
+        list_backgrounds([{"type": "flickr"}])

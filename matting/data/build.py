@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
@@ -26,7 +27,7 @@ from matting.data.composite import composite, cover_crop, place_foreground
 from matting.data.features import encode_example, shard_name
 from matting.data.sources import Foreground, list_backgrounds, load_sources
 from matting.errors import ConfigError, DataError
-from matting.io import read_image, to_uint8, write_atomic
+from matting.io import read_image, write_atomic
 
 SPLITS = ("train", "val", "test")
 BUILD_FILE = "build.json"
@@ -93,13 +94,14 @@ def make_composite(
     max_offset=0.15,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One composite: uint8 image ``[H, W, 3]``, alpha ``[H, W]`` and binary coarse mask ``[H, W]``."""
-    fg, alpha = item.load()
-    fg = fg.astype(np.float32) / 255.0
-    alpha = alpha.astype(np.float32) / 255.0
+    fg, alpha = item.load()  # uint8: resized before any float conversion (sources can be large)
     fg, alpha = place_foreground(fg, alpha, size, rng, scale_range=tuple(scale_range), max_offset=max_offset)
+    fg *= 1.0 / 255.0
+    alpha *= 1.0 / 255.0
     bg = cover_crop(read_image(bg_path), size, rng).astype(np.float32) / 255.0
     image = composite(fg, bg, alpha)
-    image, alpha = to_uint8(image), to_uint8(alpha)
+    # Both lie in [0, 1]: a saturating scale with round-to-nearest-even, as to_uint8, in one pass.
+    image, alpha = cv2.convertScaleAbs(image, alpha=255.0), cv2.convertScaleAbs(alpha, alpha=255.0)
     # The mask from the stored 8-bit alpha, so records agree exactly: alpha > 0.5 <=> alpha >= 128.
     return image, alpha, np.where(alpha >= 128, 255, 0).astype(np.uint8)
 

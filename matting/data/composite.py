@@ -13,7 +13,10 @@ def composite(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """``alpha * fg + (1 - alpha) * bg``: fg and bg ``[H, W, 3]``, alpha ``[H, W]`` or ``[H, W, 1]``."""
     if alpha.ndim == 2:
         alpha = alpha[..., None]
-    return alpha * fg + (1.0 - alpha) * bg
+    out = fg - bg  # bg + alpha * (fg - bg): the same blend in three passes instead of four
+    out *= alpha
+    out += bg
+    return out
 
 
 def cover_crop(image: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -39,6 +42,8 @@ def place_foreground(
     flip: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scale, flip and position a portrait foreground on a canvas of ``size`` (height, width).
+
+    ``fg`` [h, w, 3] and ``alpha`` [h, w] keep their value range (uint8 gives float32 in 0..255).
 
     The foreground's height becomes a random fraction ``scale_range`` of the canvas height (its width
     capped to the canvas); it stands on the bottom edge, shifted sideways by up to ``max_offset`` of

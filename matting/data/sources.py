@@ -99,14 +99,18 @@ class CocoForeground(Foreground):
                 f"says {width}x{height}"
             )
         segmentation = self.segmentation
-        if isinstance(segmentation, list):  # polygons
-            rles = mask_utils.frPyObjects(segmentation, height, width)
-            rle = mask_utils.merge(rles)
-        elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
-            rle = mask_utils.frPyObjects(segmentation, height, width)  # uncompressed RLE
-        else:
-            rle = segmentation  # compressed RLE
-        mask = mask_utils.decode(rle).astype(np.uint8) * 255
+        try:
+            if isinstance(segmentation, list):  # polygons
+                rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+            elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
+                rle = mask_utils.frPyObjects(segmentation, height, width)  # uncompressed RLE
+            else:
+                rle = segmentation  # compressed RLE
+            mask = mask_utils.decode(rle).astype(np.uint8) * 255
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+            raise DataError(
+                f"{self.fg_path}: instance {self.key} has an invalid segmentation ({error})"
+            ) from error
         if not mask.any():
             raise DataError(f"{self.fg_path}: instance {self.key} has an empty segmentation")
         x, y, w, h = self.bbox
@@ -184,15 +188,8 @@ def coco(
     image), ``min_box`` (the shorter side of the box, px), ``max_persons`` per image (images with
     more persons are skipped), ``single_person_only``. Images missing on disk are skipped and listed.
     """
-    from pycocotools.coco import COCO
-
     path = Path(annotations)
-    if not path.is_file():
-        raise DataError(f"{path}: no such COCO annotation file")
-    try:
-        api = _quiet(COCO, str(path))
-    except (ValueError, KeyError, TypeError) as error:  # json.JSONDecodeError is a ValueError
-        raise DataError(f"{path}: not a COCO instances file ({type(error).__name__}: {error})") from error
+    api = _load_coco(annotations)
     person_ids = api.getCatIds(catNms=["person"])
     if not person_ids:
         raise DataError(f"{path}: has no 'person' category")
@@ -228,13 +225,30 @@ def coco(
     return items, skipped
 
 
-def _quiet(fn, *args):
-    """pycocotools prints progress to stdout; keep the build's output readable."""
+def _load_coco(annotations: str):
+    """A pycocotools ``COCO`` index of ``annotations``, quietly; a clear error naming the file."""
     import contextlib
     import io
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        return fn(*args)
+    from pycocotools.coco import COCO
+
+    path = Path(annotations)
+    if not path.is_file():
+        raise DataError(f"{path}: no such COCO annotation file")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+            return COCO(str(path))
+    except (ValueError, KeyError, TypeError) as error:  # json.JSONDecodeError is a ValueError
+        raise DataError(f"{path}: not a COCO instances file ({type(error).__name__}: {error})") from error
+
+
+def coco_without_persons(annotations: str, images: str) -> list[Path]:
+    """The images of a COCO instances file that hold no person and exist on disk: backgrounds."""
+    api = _load_coco(annotations)
+    with_persons = set(api.getImgIds(catIds=api.getCatIds(catNms=["person"])))
+    ids = [i for i in sorted(api.getImgIds()) if i not in with_persons]
+    files = [Path(images) / api.loadImgs(i)[0]["file_name"] for i in ids]
+    return [f for f in files if f.is_file()]
 
 
 SOURCE_TYPES = {"matte_folder": matte_folder, "mask_folder": mask_folder, "coco": coco}
@@ -262,8 +276,21 @@ def load_sources(entries: list[dict]) -> tuple[list[Foreground], list[dict]]:
     return items, skipped
 
 
-def list_backgrounds(folders: list[str]) -> list[Path]:
-    """Every image below each background folder; a missing or image-less folder is fatal."""
-    if not folders:
+def list_backgrounds(entries: list) -> list[Path]:
+    """Every image below each background folder, or each ``{"type": "coco", "annotations": A,
+    "images": I}`` entry's person-free images; a missing or image-less folder is fatal."""
+    if not entries:
         raise ConfigError("data.backgrounds is empty: name at least one background folder")
-    return [path for folder in folders for path in list_images(folder)]
+    paths = []
+    for entry in entries:
+        if isinstance(entry, dict):
+            entry = dict(entry)
+            if entry.pop("type", None) != "coco":
+                raise ConfigError(f"a background entry is a folder or {{type: coco, ...}}, got {entry}")
+            found = coco_without_persons(**entry)
+            if not found:
+                raise DataError(f"{entry.get('annotations')}: no person-free image found on disk")
+            paths += found
+        else:
+            paths += list_images(entry)
+    return paths
