@@ -56,9 +56,10 @@ mediapipe-venv: .venv-mediapipe/bin/python  ## Create .venv-mediapipe (MediaPipe
 peers: $(STAMP) .venv-mediapipe/bin/python  ## Coarse stage vs MediaPipe, refinement vs closed-form matting, on ../shared/data
 	$(PY) benchmarks/peers.py
 
-lint: $(STAMP)  ## ruff check and format check
+lint: $(STAMP)  ## ruff check and format check; notebooks must be committed without outputs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -q tests/test_notebooks.py -k without_outputs
 
 format: $(STAMP)  ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
