@@ -43,7 +43,7 @@ def place_foreground(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scale, flip and position a portrait foreground on a canvas of ``size`` (height, width).
 
-    ``fg`` [h, w, 3] and ``alpha`` [h, w] keep their value range (uint8 gives float32 in 0..255).
+    ``fg`` [h, w, 3] and ``alpha`` [h, w] keep their dtype and value range (uint8 or float).
 
     The foreground's height becomes a random fraction ``scale_range`` of the canvas height (its width
     capped to the canvas); it stands on the bottom edge, shifted sideways by up to ``max_offset`` of
@@ -62,8 +62,8 @@ def place_foreground(
 
     left = (out_w - new_w) // 2 + int(round(rng.uniform(-max_offset, max_offset) * out_w))
     top = out_h - new_h
-    canvas_fg = np.zeros((out_h, out_w, 3), np.float32)
-    canvas_alpha = np.zeros((out_h, out_w), np.float32)
+    canvas_fg = np.zeros((out_h, out_w, 3), fg.dtype)
+    canvas_alpha = np.zeros((out_h, out_w), alpha.dtype)
     # Intersection of the placed foreground with the canvas.
     y0, x0 = max(top, 0), max(left, 0)
     y1, x1 = min(top + new_h, out_h), min(left + new_w, out_w)
