@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from matting.data.pipeline import count_records, make_dataset, split_files
-from matting.errors import ConfigError, MattingError
+from matting.errors import CheckpointError, ConfigError, MattingError
 from matting.losses import make_loss
 from matting.models.unet import build_coarse_unet, build_fine_unet, check_input_size
 
@@ -41,6 +41,22 @@ def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int
     raise ConfigError(f"train.fit.schedule must be 'constant' or 'cosine', got {schedule!r}")
 
 
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def distribution_strategy(name: str) -> tf.distribute.Strategy:
+    """``default`` (one device), ``mirrored`` (all GPUs of this machine) or ``multi_worker``
+    (machines listed in the ``TF_CONFIG`` environment variable). The batch size in the config is
+    the global batch: Keras splits it across the replicas."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ConfigError(f"train.strategy must be one of {STRATEGIES}, got {name!r}")
+
+
 def fit_model(
     model: keras.Model,
     train_ds: tf.data.Dataset,
@@ -53,11 +69,17 @@ def fit_model(
     learning_rate: float = 1e-3,
     schedule: str = "constant",
     validation_steps: int | None = None,
+    jit_compile: bool = False,
     verbose: int = 2,
 ) -> dict:
-    """Train ``model`` and save ``{name}.keras`` (last) and ``{name}_best.keras`` (lowest val loss).
+    """Train ``model`` and save ``{name}.keras`` (last) and ``{name}_best.keras`` (lowest val MSE).
 
-    TensorBoard logs go to ``out_dir/tensorboard``. Returns the history and the checkpoint paths.
+    At each epoch end the model and optimizer are backed up to ``out_dir/backup`` (two copies, so a
+    kill during a write leaves the previous one usable): a run killed at any point (even ``kill -9``)
+    and started again with the same ``out_dir`` resumes at the start of the epoch after the last
+    backup, at exactly that step and optimizer state. The epoch is the unit of resumption, so keep
+    ``steps_per_epoch`` moderate. The backup is removed when training completes. TensorBoard logs go
+    to ``out_dir/tensorboard``.
     """
     if epochs <= 0 or steps_per_epoch <= 0:
         raise ConfigError(
@@ -69,13 +91,15 @@ def fit_model(
     last, best = out / f"{stem}.keras", out / f"{stem}_best.keras"
 
     lr = learning_rate_schedule(learning_rate, schedule, epochs * steps_per_epoch)
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=["mse"])
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=["mse"], jit_compile=jit_compile)
     callbacks = [
         StopOnNonFinite(),
+        # Restores model, optimizer and position on start when a backup exists.
+        keras.callbacks.BackupAndRestore(str(out / "backup"), save_freq="epoch", double_checkpoint=True),
         keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), update_freq="epoch"),
     ]
     if val_ds is not None:
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True))
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(best), monitor="val_mse", save_best_only=True))
     started = time.perf_counter()
     history = model.fit(
         train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
@@ -94,6 +118,23 @@ def fit_model(
     }
 
 
+def initialise(net: keras.Model, init_from: str | None, freeze_encoder: bool) -> None:
+    """Fine-tuning: load the weights of ``init_from`` (a ``.keras`` checkpoint of the same
+    architecture), and with ``freeze_encoder`` keep the encoder (the ``enc*`` layers) fixed."""
+    if init_from:
+        path = Path(init_from)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such checkpoint to fine-tune from (train.init_from)")
+        source = keras.models.load_model(path, compile=False)
+        if [w.shape for w in source.weights] != [w.shape for w in net.weights]:
+            raise ConfigError(f"{path}: its architecture differs from model.{net.name.split('_')[0]}")
+        net.set_weights(source.get_weights())
+    if freeze_encoder:
+        for layer in net.layers:
+            if layer.name.startswith("enc"):
+                layer.trainable = False
+
+
 def train_stage(
     *,
     stage: str,
@@ -104,8 +145,16 @@ def train_stage(
     loss: dict,
     fit: dict,
     seed: int = 0,
+    init_from: str | None = None,
+    freeze_encoder: bool = False,
+    mixed_precision: bool = False,
+    strategy: str = "default",
 ) -> dict:
     """Train one stage on the ``train`` split of ``shards_dir``, validating on ``val``.
+
+    ``init_from`` / ``freeze_encoder``: fine-tune (see :func:`initialise`); ``mixed_precision``:
+    float16 compute with float32 weights and heads (GPUs); ``strategy``: see
+    :func:`distribution_strategy`.
 
     ``model`` is the model config (``coarse_size``, ``fine_size`` and the ``coarse`` / ``fine``
     constructor arguments); ``input``, ``loss`` and ``fit`` are the keyword arguments of
@@ -114,10 +163,13 @@ def train_stage(
     if stage not in ("coarse", "fine"):
         raise ConfigError(f"train.stage must be 'coarse' or 'fine', got {stage!r}")
     keras.utils.set_random_seed(seed)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
     size = model[f"{stage}_size"]
     builder = build_coarse_unet if stage == "coarse" else build_fine_unet
-    net = builder(**model[stage])
-    check_input_size(net, size, f"model.{stage}_size")
+    with distribution_strategy(strategy).scope():
+        net = builder(**model[stage])
+        check_input_size(net, size, f"model.{stage}_size")
+        initialise(net, init_from, freeze_encoder)
     common = {"stage": stage, "size": size, "coarse_size": model["coarse_size"], "seed": seed, **input}
     train_ds = make_dataset(split_files(shards_dir, "train"), training=True, **common)
     val_files = split_files(shards_dir, "val")
@@ -126,7 +178,9 @@ def train_stage(
         # The whole val split each epoch; a known count spares Keras a pass to discover it.
         steps = math.ceil(count_records(val_files) / input["batch_size"])
         fit = {**fit, "validation_steps": steps}
-    result = fit_model(net, train_ds, val_ds, loss=make_loss(stage, **loss), out_dir=out_dir, **fit)
+    with distribution_strategy(strategy).scope():
+        result = fit_model(net, train_ds, val_ds, loss=make_loss(stage, **loss), out_dir=out_dir, **fit)
+    keras.mixed_precision.set_global_policy("float32")
     images = fit["epochs"] * fit["steps_per_epoch"] * input["batch_size"]
     result["images_per_second"] = round(images / max(result["seconds"], 1e-9), 1)
     return result

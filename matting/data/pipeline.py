@@ -12,6 +12,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from matting.data.augment import build_augmentation, tf_augment
 from matting.data.features import ALPHA, COARSE, IMAGE, parse_example, shard_pattern
 from matting.errors import ConfigError, DataError
 from matting.ops import resize
@@ -43,19 +44,6 @@ def read_records(files: list[str]) -> tf.data.Dataset:
 # ---------------------------------------------------------------------------------------------------
 # Augmentation and mask degradation: tensors [H, W, C] float32 in [0, 1]
 # ---------------------------------------------------------------------------------------------------
-
-
-def augment(example: dict) -> dict:
-    """Random horizontal flip of image, alpha and coarse together; colour jitter on the image."""
-    flip = tf.random.uniform([]) < 0.5
-    for key in (IMAGE, ALPHA, COARSE):
-        example[key] = tf.cond(flip, lambda k=key: tf.image.flip_left_right(example[k]),
-                               lambda k=key: example[k])  # fmt: skip
-    image = tf.image.random_brightness(example[IMAGE], 0.1)
-    image = tf.image.random_contrast(image, 0.8, 1.2)
-    image = tf.image.random_saturation(image, 0.8, 1.2)
-    example[IMAGE] = tf.clip_by_value(image, 0.0, 1.0)
-    return example
 
 
 def degrade_alpha(
@@ -116,6 +104,7 @@ def make_dataset(
     shuffle_buffer: int = 256,
     coarse_size=(192, 160),
     degrade: dict | None = None,
+    augment: dict | None = None,
     seed: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``(inputs, target)`` for ``stage``; training repeats forever and shuffles.
@@ -141,8 +130,9 @@ def make_dataset(
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
     ds = ds.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE)
-    if training:
-        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    if training and augment is not None:
+        # albumentations on the full-resolution record; image, alpha and mask move together.
+        ds = ds.map(tf_augment(build_augmentation(**augment)), num_parallel_calls=tf.data.AUTOTUNE)
 
     def to_stage(index, example: dict):
         # Resize after augmentation so flips and jitter act on the full-resolution record.

@@ -1,0 +1,58 @@
+"""Augmentation keeps image, alpha and coarse mask aligned, eagerly and inside tf.data."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from matting.data.augment import augment_arrays, build_augmentation, tf_augment
+from matting.data.features import ALPHA, COARSE, IMAGE
+from matting.errors import ConfigError
+
+GEOMETRIC_ONLY = {"flip": 1.0, "crop": 1.0, "colour": 0.0, "blur": 0.0, "noise": 0.0, "jpeg": 0.0}
+
+
+def pattern(h=64, w=48):
+    """An image whose red channel is the alpha itself (an off-centre blob with a soft edge)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    alpha = np.clip(1.5 - np.hypot((yy - 40) / 14, (xx - 18) / 10), 0, 1)
+    alpha = np.rint(alpha * 255).astype(np.uint8)
+    image = np.stack([alpha, 255 - alpha, np.full_like(alpha, 90)], axis=-1)
+    return image, alpha, np.where(alpha >= 128, 255, 0).astype(np.uint8)
+
+
+def test_geometric_transforms_move_image_and_masks_together():
+    image, alpha, coarse = pattern()
+    transform = build_augmentation(**GEOMETRIC_ONLY)
+    for _ in range(10):
+        out_image, out_alpha, out_coarse = augment_arrays(transform, image, alpha, coarse)
+        assert out_image.shape == image.shape and out_alpha.shape == alpha.shape
+        assert not np.array_equal(out_alpha, alpha)  # it did move (flip is certain)
+        # Same geometry: the red channel still equals the alpha (to interpolation rounding).
+        assert np.abs(out_image[..., 0].astype(int) - out_alpha.astype(int)).max() <= 1
+        # The binary mask is resampled bilinearly too: soft at its edge, on the same side as alpha.
+        assert out_coarse[out_alpha >= 160].min() >= 128 and out_coarse[out_alpha <= 90].max() < 128
+
+
+def test_photometric_transforms_leave_the_masks_alone():
+    image, alpha, coarse = pattern()
+    photometric = {"flip": 0.0, "crop": 0.0, "colour": 1.0, "blur": 1.0, "noise": 1.0, "jpeg": 1.0}
+    out_image, out_alpha, out_coarse = augment_arrays(build_augmentation(**photometric), image, alpha, coarse)
+    np.testing.assert_array_equal(out_alpha, alpha)
+    np.testing.assert_array_equal(out_coarse, coarse)
+    assert not np.array_equal(out_image, image)
+
+
+def test_inside_tf_data_the_alignment_holds():
+    image, alpha, coarse = pattern()
+    example = {IMAGE: image / 255.0, ALPHA: alpha[..., None] / 255.0, COARSE: coarse[..., None] / 255.0}
+    ds = tf.data.Dataset.from_tensors({k: tf.constant(v, tf.float32) for k, v in example.items()})
+    ds = ds.repeat(5).map(tf_augment(build_augmentation(**GEOMETRIC_ONLY)))
+    for out in ds:
+        assert out[IMAGE].shape == (64, 48, 3) and out[ALPHA].shape == (64, 48, 1)
+        red, a = out[IMAGE].numpy()[..., 0], out[ALPHA].numpy()[..., 0]
+        assert np.abs(red - a).max() <= 1.5 / 255
+
+
+def test_probabilities_are_checked():
+    with pytest.raises(ConfigError, match="augment.blur"):
+        build_augmentation(blur=1.5)
