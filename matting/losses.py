@@ -23,11 +23,26 @@ def gradient_l1(target: tf.Tensor, pred: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.abs(diff))
 
 
-def alpha_loss(target: tf.Tensor, pred: tf.Tensor, *, gradient_weight: float = 0.0) -> tf.Tensor:
-    """Refinement stage: mean |pred - target| + ``gradient_weight`` * :func:`gradient_l1`. Scalar."""
-    loss = tf.reduce_mean(tf.abs(pred - target))
+def alpha_loss(
+    target: tf.Tensor,
+    pred: tf.Tensor,
+    *,
+    gradient_weight: float = 0.0,
+    laplacian_weight: float = 0.0,
+    charbonnier_eps: float = 0.0,
+) -> tf.Tensor:
+    """Refinement stage: mean |pred - target| (Charbonnier with ``charbonnier_eps`` > 0)
+    + ``gradient_weight`` * :func:`gradient_l1` + ``laplacian_weight`` * :func:`laplacian_loss`.
+    Scalar."""
+    loss = (
+        charbonnier(target, pred, eps=charbonnier_eps)
+        if charbonnier_eps
+        else tf.reduce_mean(tf.abs(pred - target))
+    )
     if gradient_weight:
         loss += gradient_weight * gradient_l1(target, pred)
+    if laplacian_weight:
+        loss += laplacian_weight * laplacian_loss(target, pred)
     return loss
 
 
@@ -40,3 +55,23 @@ def make_loss(stage: str, **weights):
 
     loss.__name__ = f"{stage}_loss"
     return loss
+
+
+def charbonnier(target: tf.Tensor, pred: tf.Tensor, *, eps: float = 1e-3) -> tf.Tensor:
+    """Mean sqrt((pred - target)^2 + eps^2): L1 that is smooth at zero. Scalar."""
+    return tf.reduce_mean(tf.sqrt(tf.square(pred - target) + eps * eps))
+
+
+def laplacian_loss(target: tf.Tensor, pred: tf.Tensor, *, levels: int = 4) -> tf.Tensor:
+    """L1 between the Laplacian pyramids of ``pred`` and ``target`` [B, H, W, 1], coarse levels
+    weighted up (2 ** level): errors at every scale, from hair strands to the whole silhouette."""
+    loss = 0.0
+    for level in range(levels):
+        small_t = tf.nn.avg_pool2d(target, 2, 2, "SAME")
+        small_p = tf.nn.avg_pool2d(pred, 2, 2, "SAME")
+        size = tf.shape(target)[1:3]
+        band_t = target - tf.image.resize(small_t, size)
+        band_p = pred - tf.image.resize(small_p, size)
+        loss += (2.0**level) * tf.reduce_mean(tf.abs(band_p - band_t))
+        target, pred = small_t, small_p
+    return loss + (2.0**levels) * tf.reduce_mean(tf.abs(pred - target))

@@ -30,6 +30,45 @@ class StopOnNonFinite(keras.callbacks.Callback):
             )
 
 
+class SAD(keras.metrics.Mean):
+    """Sum of absolute differences per image / 1000 (alpha in [0, 1]), averaged over images: the
+    matting literature's SAD, as a Keras metric."""
+
+    def __init__(self, name="sad", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        per_image = keras.ops.sum(keras.ops.abs(y_pred - y_true), axis=[1, 2, 3]) / 1000.0
+        return super().update_state(per_image, sample_weight=sample_weight)
+
+
+class EpochSummaries(keras.callbacks.Callback):
+    """At each epoch end, to TensorBoard: training images per second, and image panels of a fixed
+    validation batch (the input image, the coarse mask it was given in the refinement stage, the
+    prediction and the ground truth)."""
+
+    def __init__(self, batch, log_dir: str, images_per_epoch: int, max_images: int = 4):
+        super().__init__()
+        self.inputs, self.target = (t[:max_images] for t in batch)
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self.images_per_epoch = images_per_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        rate = self.images_per_epoch / (time.perf_counter() - self.started)
+        pred = self.model(self.inputs, training=False)
+        with self.writer.as_default():
+            tf.summary.scalar("images_per_second", rate, step=epoch)
+            tf.summary.image("input", self.inputs[..., :3], step=epoch, max_outputs=len(pred))
+            if self.inputs.shape[-1] == 4:
+                tf.summary.image("coarse mask given", self.inputs[..., 3:], step=epoch, max_outputs=len(pred))
+            tf.summary.image("prediction", tf.cast(pred, tf.float32), step=epoch, max_outputs=len(pred))
+            tf.summary.image("ground truth", self.target, step=epoch, max_outputs=len(pred))
+        self.writer.flush()
+
+
 def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int):
     """A constant rate or a cosine decay to zero over ``total_steps``."""
     if learning_rate <= 0:
@@ -91,7 +130,8 @@ def fit_model(
     last, best = out / f"{stem}.keras", out / f"{stem}_best.keras"
 
     lr = learning_rate_schedule(learning_rate, schedule, epochs * steps_per_epoch)
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=["mse"], jit_compile=jit_compile)
+    metrics = ["mse", SAD()]
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=metrics, jit_compile=jit_compile)
     callbacks = [
         StopOnNonFinite(),
         # Restores model, optimizer and position on start when a backup exists.
@@ -100,6 +140,12 @@ def fit_model(
     ]
     if val_ds is not None:
         callbacks.append(keras.callbacks.ModelCheckpoint(str(best), monitor="val_mse", save_best_only=True))
+        batch_size = int(tf.shape(next(iter(train_ds))[0])[0])
+        callbacks.append(
+            EpochSummaries(
+                next(iter(val_ds)), str(out / "tensorboard" / "images"), steps_per_epoch * batch_size
+            )
+        )
     started = time.perf_counter()
     history = model.fit(
         train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,

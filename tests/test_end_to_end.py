@@ -21,6 +21,17 @@ def test_training_writes_checkpoints_config_and_logs(trained, tiny_root):
         assert list((run_dir / stage / "tensorboard").rglob("events.out.tfevents.*"))
         history = results[stage]["history"]
         assert len(history["loss"]) == 2 and all(math.isfinite(v) for v in history["loss"])
+        assert "val_sad" in history and "val_mse" in history
+        assert (run_dir / stage / f"{stage}_best.keras").is_file()  # lowest validation MSE
+    from matting.explore import read_scalars
+
+    panels = read_scalars(run_dir / "fine" / "tensorboard" / "images")
+    assert "images_per_second" in panels and len(panels["images_per_second"][0]) == 2
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "fine" / "tensorboard" / "images"), size_guidance={"tensors": 0})
+    events.Reload()
+    assert {"input", "coarse mask given", "prediction", "ground truth"} <= set(events.Tags()["tensors"])
 
 
 def test_export_equals_the_in_process_pipeline_and_evaluation_scores_both(trained, tiny_root):

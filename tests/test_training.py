@@ -120,3 +120,17 @@ def test_bad_training_settings():
     with pytest.raises(ConfigError, match="train.strategy"):
         distribution_strategy("tpu_pod")
     assert distribution_strategy("default").num_replicas_in_sync == 1
+
+
+def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_backup(tmp_path):
+    from matting.errors import MattingError
+
+    rng = np.random.default_rng(0)
+    images = rng.random((8, 2, 32, 32, 3), dtype=np.float32)
+    targets = (images[..., :1] > 0.5).astype(np.float32)
+    targets[5] = np.nan  # the sixth batch: epoch 3 of 2 steps each
+    ds = tf.data.Dataset.from_tensor_slices((images, targets))
+    with pytest.raises(MattingError, match="loss became nan"):
+        net = build_coarse_unet(filters=[4, 8])
+        fit_model(net, ds, None, loss=make_loss("coarse"), out_dir=str(tmp_path), epochs=4, steps_per_epoch=2)
+    assert list((tmp_path / "backup").iterdir())  # the state after epoch 2 is still there to resume
