@@ -63,3 +63,20 @@ def test_bad_arguments(tmp_path):
         make_dataset(["x"], stage="medium")
     with pytest.raises(ConfigError, match="size"):
         make_dataset(["x"], stage="coarse", size=(-1, 8))
+
+
+def test_shifts_and_holes_stay_within_their_bounds():
+    alpha = np.zeros((96, 80, 1), np.float32)
+    alpha[30:, 20:60] = 1.0
+    tf_alpha = tf.constant(alpha)
+    margin = int(96 * 0.05) + 8  # shift plus two cells of the 4x resample
+    outer = np.zeros((96, 80), bool)
+    outer[30 - margin :, 20 - margin : 60 + margin] = True
+    holes_seen = False
+    for seed in range(30):
+        settings = {"coarse_size": (24, 20), "threshold_range": (0.5, 0.5), "max_morph": 0.0,
+                    "max_shift": 0.05, "hole_probability": 1.0, "max_hole": 0.3}  # fmt: skip
+        mask = degrade_alpha(tf_alpha, seed=[seed, 0], **settings).numpy()[..., 0]
+        assert mask[~outer].max() == 0.0  # a shift never moves the person further than max_shift
+        holes_seen |= bool(mask[40:90, 25:55].min() < 0.5)  # some hole inside the person
+    assert holes_seen

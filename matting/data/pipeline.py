@@ -52,6 +52,9 @@ def degrade_alpha(
     coarse_size=(192, 160),
     threshold_range=(0.2, 0.8),
     max_morph: float = 0.03,
+    max_shift: float = 0.0,
+    hole_probability: float = 0.0,
+    max_hole: float = 0.15,
     seed: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """A coarse mask as a coarse net might give it, made from the true ``alpha`` [H, W, 1].
@@ -62,7 +65,9 @@ def degrade_alpha(
     Steps: threshold at a random level in ``threshold_range``; dilate or erode by a random radius up
     to ``max_morph`` of the height; resample down to ``coarse_size`` and back up (the blocky, soft
     edge of a low-resolution prediction). The result stays within that radius (plus the resample's
-    blur) of the thresholded alpha.
+    blur) of the thresholded alpha. Optionally, before the resample: shift by up to ``max_shift`` of
+    the height and width (a misaligned prediction), and with ``hole_probability`` cut a rectangular
+    hole of up to ``max_hole`` of each side (a missed part: a hand, a bag).
     """
 
     def uniform(draw: int, minval, maxval, dtype=tf.float32):
@@ -85,6 +90,19 @@ def degrade_alpha(
             (tf.constant(0), sign * mask),
         )[1]
     )
+    if max_shift:
+        limit = tf.cast(tf.cast(size, tf.float32) * max_shift, tf.int32)
+        dy, dx = uniform(3, -limit[0], limit[0] + 1, tf.int32), uniform(4, -limit[1], limit[1] + 1, tf.int32)
+        padded = tf.pad(mask, [[0, 0], [limit[0], limit[0]], [limit[1], limit[1]], [0, 0]])
+        mask = padded[:, limit[0] - dy : limit[0] - dy + size[0], limit[1] - dx : limit[1] - dx + size[1]]
+    if hole_probability:
+        hole_size = tf.cast(tf.cast(size, tf.float32) * max_hole * uniform(5, 0.3, 1.0), tf.int32)
+        top = uniform(6, 0, tf.maximum(size[0] - hole_size[0], 1), tf.int32)
+        left = uniform(7, 0, tf.maximum(size[1] - hole_size[1], 1), tf.int32)
+        rows, cols = tf.range(size[0])[:, None], tf.range(size[1])[None, :]
+        hole = (rows >= top) & (rows < top + hole_size[0]) & (cols >= left) & (cols < left + hole_size[1])
+        cut = hole & (uniform(8, 0.0, 1.0) < hole_probability)
+        mask = mask * (1.0 - tf.cast(cut, tf.float32)[None, ..., None])
     mask = resize(resize(mask, coarse_size), size)
     return tf.clip_by_value(mask[0], 0.0, 1.0)
 
