@@ -1,26 +1,56 @@
-"""Training losses: pure functions of ``(target, pred)``, both ``[B, H, W, 1]`` float32 in [0, 1]."""
+"""Training losses: pure functions of ``(target, pred)``, both ``[B, H, W, 1]`` float32 in [0, 1].
+
+Each returns one value per image, ``[B]``: Keras averages them over the batch, weighted by the
+sample weights when the dataset gives them (coarse-quality samples, see ``make_dataset``).
+"""
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
 
+IMAGE_AXES = [1, 2, 3]
+
+
+def _per_image(x: tf.Tensor) -> tf.Tensor:
+    """Mean over every axis but the batch: ``[B, ...]`` -> ``[B]``."""
+    return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
+
 
 def bce_dice_loss(target: tf.Tensor, pred: tf.Tensor, *, dice_weight: float = 0.0) -> tf.Tensor:
-    """Coarse stage: mean binary cross-entropy + ``dice_weight`` * (1 - soft Dice). Scalar."""
-    bce = tf.reduce_mean(keras.losses.binary_crossentropy(target, pred))
+    """Coarse stage: binary cross-entropy + ``dice_weight`` * (1 - soft Dice). ``[B]``."""
+    bce = _per_image(keras.losses.binary_crossentropy(target, pred))
     if not dice_weight:
         return bce
-    overlap = tf.reduce_sum(target * pred, axis=[1, 2, 3])
-    total = tf.reduce_sum(target + pred, axis=[1, 2, 3])
-    dice = (2.0 * overlap + 1.0) / (total + 1.0)  # [B]
-    return bce + dice_weight * tf.reduce_mean(1.0 - dice)
+    overlap = tf.reduce_sum(target * pred, axis=IMAGE_AXES)
+    total = tf.reduce_sum(target + pred, axis=IMAGE_AXES)
+    dice = (2.0 * overlap + 1.0) / (total + 1.0)
+    return bce + dice_weight * (1.0 - dice)
 
 
 def gradient_l1(target: tf.Tensor, pred: tf.Tensor) -> tf.Tensor:
-    """Mean |Sobel(pred) - Sobel(target)| over both directions: keeps edges sharp. Scalar."""
-    diff = tf.image.sobel_edges(pred) - tf.image.sobel_edges(target)  # [B, H, W, 1, 2]
-    return tf.reduce_mean(tf.abs(diff))
+    """Mean |Sobel(pred) - Sobel(target)| over both directions: keeps edges sharp. ``[B]``."""
+    return _per_image(tf.abs(tf.image.sobel_edges(pred) - tf.image.sobel_edges(target)))
+
+
+def charbonnier(target: tf.Tensor, pred: tf.Tensor, *, eps: float = 1e-3) -> tf.Tensor:
+    """Mean sqrt((pred - target)^2 + eps^2): L1 that is smooth at zero. ``[B]``."""
+    return _per_image(tf.sqrt(tf.square(pred - target) + eps * eps))
+
+
+def laplacian_loss(target: tf.Tensor, pred: tf.Tensor, *, levels: int = 4) -> tf.Tensor:
+    """L1 between the Laplacian pyramids of ``pred`` and ``target``, coarse levels weighted up
+    (2 ** level): errors at every scale, from hair strands to the whole silhouette. ``[B]``."""
+    loss = 0.0
+    for level in range(levels):
+        small_t = tf.nn.avg_pool2d(target, 2, 2, "SAME")
+        small_p = tf.nn.avg_pool2d(pred, 2, 2, "SAME")
+        size = tf.shape(target)[1:3]
+        band_t = target - tf.image.resize(small_t, size)
+        band_p = pred - tf.image.resize(small_p, size)
+        loss += (2.0**level) * _per_image(tf.abs(band_p - band_t))
+        target, pred = small_t, small_p
+    return loss + (2.0**levels) * _per_image(tf.abs(pred - target))
 
 
 def alpha_loss(
@@ -33,12 +63,11 @@ def alpha_loss(
 ) -> tf.Tensor:
     """Refinement stage: mean |pred - target| (Charbonnier with ``charbonnier_eps`` > 0)
     + ``gradient_weight`` * :func:`gradient_l1` + ``laplacian_weight`` * :func:`laplacian_loss`.
-    Scalar."""
-    loss = (
-        charbonnier(target, pred, eps=charbonnier_eps)
-        if charbonnier_eps
-        else tf.reduce_mean(tf.abs(pred - target))
-    )
+    ``[B]``."""
+    if charbonnier_eps:
+        loss = charbonnier(target, pred, eps=charbonnier_eps)
+    else:
+        loss = _per_image(tf.abs(pred - target))
     if gradient_weight:
         loss += gradient_weight * gradient_l1(target, pred)
     if laplacian_weight:
@@ -55,23 +84,3 @@ def make_loss(stage: str, **weights):
 
     loss.__name__ = f"{stage}_loss"
     return loss
-
-
-def charbonnier(target: tf.Tensor, pred: tf.Tensor, *, eps: float = 1e-3) -> tf.Tensor:
-    """Mean sqrt((pred - target)^2 + eps^2): L1 that is smooth at zero. Scalar."""
-    return tf.reduce_mean(tf.sqrt(tf.square(pred - target) + eps * eps))
-
-
-def laplacian_loss(target: tf.Tensor, pred: tf.Tensor, *, levels: int = 4) -> tf.Tensor:
-    """L1 between the Laplacian pyramids of ``pred`` and ``target`` [B, H, W, 1], coarse levels
-    weighted up (2 ** level): errors at every scale, from hair strands to the whole silhouette."""
-    loss = 0.0
-    for level in range(levels):
-        small_t = tf.nn.avg_pool2d(target, 2, 2, "SAME")
-        small_p = tf.nn.avg_pool2d(pred, 2, 2, "SAME")
-        size = tf.shape(target)[1:3]
-        band_t = target - tf.image.resize(small_t, size)
-        band_p = pred - tf.image.resize(small_p, size)
-        loss += (2.0**level) * tf.reduce_mean(tf.abs(band_p - band_t))
-        target, pred = small_t, small_p
-    return loss + (2.0**levels) * tf.reduce_mean(tf.abs(pred - target))

@@ -195,12 +195,14 @@ def train_stage(
     freeze_encoder: bool = False,
     mixed_precision: bool = False,
     strategy: str = "default",
+    coarse_predictions: str | None = None,
 ) -> dict:
     """Train one stage on the ``train`` split of ``shards_dir``, validating on ``val``.
 
     ``init_from`` / ``freeze_encoder``: fine-tune (see :func:`initialise`); ``mixed_precision``:
     float16 compute with float32 weights and heads (GPUs); ``strategy``: see
-    :func:`distribution_strategy`.
+    :func:`distribution_strategy`; ``coarse_predictions`` (fine stage): a trained coarse net's
+    ``.keras`` checkpoint whose masks replace the degraded alpha as the refinement's input.
 
     ``model`` is the model config (``coarse_size``, ``fine_size`` and the ``coarse`` / ``fine``
     constructor arguments); ``input``, ``loss`` and ``fit`` are the keyword arguments of
@@ -217,9 +219,15 @@ def train_stage(
         check_input_size(net, size, f"model.{stage}_size")
         initialise(net, init_from, freeze_encoder)
     common = {"stage": stage, "size": size, "coarse_size": model["coarse_size"], "seed": seed, **input}
+    if coarse_predictions:
+        path = Path(coarse_predictions)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such coarse checkpoint (train.coarse_predictions)")
+        common["coarse_model"] = keras.models.load_model(path, compile=False)
     train_ds = make_dataset(split_files(shards_dir, "train"), training=True, **common)
     val_files = split_files(shards_dir, "val")
-    val_ds = make_dataset(val_files, training=False, **common)
+    # Validation scores every record alike: no coarse-quality weights there.
+    val_ds = make_dataset(val_files, training=False, **{**common, "coarse_quality_weight": None})
     if fit.get("validation_steps") is None:
         # The whole val split each epoch; a known count spares Keras a pass to discover it.
         steps = math.ceil(count_records(val_files) / input["batch_size"])

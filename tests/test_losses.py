@@ -13,26 +13,32 @@ PRED = tf.constant(rng.random((2, 32, 32, 1)).astype(np.float32))
 
 @pytest.mark.parametrize("loss", [gradient_l1, laplacian_loss, lambda t, p: charbonnier(t, p, eps=0.0)])
 def test_zero_at_the_target_and_positive_elsewhere(loss):
-    assert float(loss(TARGET, TARGET)) == pytest.approx(0.0, abs=1e-6)
-    assert float(loss(TARGET, PRED)) > 0.0
+    assert loss(TARGET, TARGET).shape == (2,)  # one value per image
+    np.testing.assert_allclose(loss(TARGET, TARGET), 0.0, atol=1e-6)
+    assert (loss(TARGET, PRED).numpy() > 0.0).all()
 
 
 def test_charbonnier_is_l1_plus_eps_at_zero():
-    assert float(charbonnier(TARGET, TARGET, eps=1e-3)) == pytest.approx(1e-3, rel=1e-3)
+    np.testing.assert_allclose(charbonnier(TARGET, TARGET, eps=1e-3), 1e-3, rtol=1e-3)
     shift = tf.fill(TARGET.shape, 0.25)
-    assert float(charbonnier(shift * 0, shift, eps=1e-6)) == pytest.approx(0.25, rel=1e-4)
+    np.testing.assert_allclose(charbonnier(shift * 0, shift, eps=1e-6), 0.25, rtol=1e-4)
+
+
+def test_per_image_values_follow_each_image():
+    pred = tf.concat([TARGET[:1], 1.0 - TARGET[1:]], axis=0)  # first perfect, second inverted
+    values = alpha_loss(TARGET, pred).numpy()
+    assert values[0] == pytest.approx(0.0) and values[1] == pytest.approx(1.0)
 
 
 def test_alpha_loss_adds_its_terms():
-    l1 = float(alpha_loss(TARGET, PRED))
-    assert l1 == pytest.approx(float(tf.reduce_mean(tf.abs(PRED - TARGET))))
-    both = float(alpha_loss(TARGET, PRED, gradient_weight=1.0, laplacian_weight=0.5))
-    expected = l1 + float(gradient_l1(TARGET, PRED)) + 0.5 * float(laplacian_loss(TARGET, PRED))
-    assert both == pytest.approx(expected, rel=1e-5)
+    l1 = alpha_loss(TARGET, PRED).numpy()
+    np.testing.assert_allclose(l1, tf.reduce_mean(tf.abs(PRED - TARGET), axis=[1, 2, 3]), rtol=1e-6)
+    both = alpha_loss(TARGET, PRED, gradient_weight=1.0, laplacian_weight=0.5).numpy()
+    expected = l1 + gradient_l1(TARGET, PRED).numpy() + 0.5 * laplacian_loss(TARGET, PRED).numpy()
+    np.testing.assert_allclose(both, expected, rtol=1e-5)
 
 
 def test_bce_dice_is_lower_for_a_better_mask():
     good = TARGET * 0.9 + 0.05
-    assert float(bce_dice_loss(TARGET, good, dice_weight=0.5)) < float(
-        bce_dice_loss(TARGET, PRED, dice_weight=0.5)
-    )
+    better, worse = bce_dice_loss(TARGET, good, dice_weight=0.5), bce_dice_loss(TARGET, PRED, dice_weight=0.5)
+    assert (better.numpy() < worse.numpy()).all()

@@ -80,3 +80,36 @@ def test_shifts_and_holes_stay_within_their_bounds():
         assert mask[~outer].max() == 0.0  # a shift never moves the person further than max_shift
         holes_seen |= bool(mask[40:90, 25:55].min() < 0.5)  # some hole inside the person
     assert holes_seen
+
+
+def test_coarse_quality_records_get_their_weight(tmp_path):
+    from matting.data.features import encode_example
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 32, 3), np.uint8)
+    alpha = np.zeros((32, 32), np.uint8)
+    alpha[8:, 8:24] = 255
+    path = tmp_path / "train-00000-of-00001.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for i, coarse_quality in enumerate([True, False]):
+            writer.write(encode_example(image, alpha, alpha, source="s", sample_id=str(i),
+                                        coarse_quality=coarse_quality))  # fmt: skip
+    ds = make_dataset([str(path)], stage="fine", size=(32, 32), coarse_size=(16, 16), batch_size=2,
+                      training=False, coarse_quality_weight=0.25)  # fmt: skip
+    inputs, target, weight = next(iter(ds))
+    assert inputs.shape == (2, 32, 32, 4)
+    np.testing.assert_allclose(weight.numpy(), [0.25, 1.0])
+
+
+def test_a_trained_coarse_net_can_replace_the_degraded_masks(tiny_root):
+    from matting.models import build_coarse_unet
+    from matting.ops import resize
+
+    files = split_files(tiny_root / "data/shards/tiny", "test")
+    net = build_coarse_unet(filters=[4, 8])
+    ds = make_dataset(
+        files, stage="fine", size=(48, 40), coarse_size=(16, 16), training=False, coarse_model=net
+    )
+    inputs, _ = next(iter(ds))
+    expected = resize(net(resize(inputs[..., :3], (16, 16)), training=False), (48, 40))
+    np.testing.assert_allclose(inputs[..., 3:].numpy(), expected.numpy(), atol=1e-5)

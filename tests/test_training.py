@@ -134,3 +134,16 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_backup(tmp_pat
         net = build_coarse_unet(filters=[4, 8])
         fit_model(net, ds, None, loss=make_loss("coarse"), out_dir=str(tmp_path), epochs=4, steps_per_epoch=2)
     assert list((tmp_path / "backup").iterdir())  # the state after epoch 2 is still there to resume
+
+
+def test_refinement_trains_on_a_coarse_nets_masks_with_weights(trained, tiny_root):
+    from train_coarse import train
+
+    overrides = tiny_overrides(tiny_root) + tiny_model_overrides() + tiny_train_overrides()
+    coarse = tiny_root / "outputs" / "tiny" / "coarse" / "coarse.keras"
+    extra = [f"train.coarse_predictions={coarse}", "train.input.coarse_quality_weight=0.5", "name=tiny_cp",
+             "train.fit.epochs=1"]  # fmt: skip
+    result = train(compose_config("train_fine", overrides + extra))
+    assert np.isfinite(result["history"]["loss"]).all()
+    with pytest.raises(CheckpointError, match="no such coarse checkpoint"):
+        train(compose_config("train_fine", overrides + ["train.coarse_predictions=/nope.keras", "name=x"]))

@@ -13,7 +13,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from matting.data.augment import build_augmentation, tf_augment
-from matting.data.features import ALPHA, COARSE, IMAGE, parse_example, shard_pattern
+from matting.data.features import ALPHA, COARSE, COARSE_QUALITY, IMAGE, parse_example, shard_pattern
 from matting.errors import ConfigError, DataError
 from matting.ops import resize
 
@@ -123,12 +123,18 @@ def make_dataset(
     coarse_size=(192, 160),
     degrade: dict | None = None,
     augment: dict | None = None,
+    coarse_quality_weight: float | None = None,
+    coarse_model=None,
     seed: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``(inputs, target)`` for ``stage``; training repeats forever and shuffles.
 
     coarse: inputs ``[B, h, w, 3]``, target ``[B, h, w, 1]`` (the coarse mask).
     fine:   inputs ``[B, h, w, 4]`` (image + degraded mask), target ``[B, h, w, 1]`` (alpha).
+
+    ``coarse_quality_weight``: batches become ``(inputs, target, weight)``, the weight of records
+    whose alpha is only a coarse mask (COCO, mask folders) set to it, others 1. ``coarse_model``
+    (fine stage): a trained coarse net whose predictions replace the degraded alpha.
     """
     if stage not in STAGES:
         raise ConfigError(f"stage must be one of {STAGES}, got {stage!r}")
@@ -163,6 +169,19 @@ def make_dataset(
         coarse = degrade_alpha(alpha, coarse_size=coarse_size, seed=mask_seed, **(degrade or {}))
         return tf.concat([image, coarse], axis=-1), alpha
 
-    ds = ds.enumerate().map(to_stage, num_parallel_calls=tf.data.AUTOTUNE)
+    def with_weight(index, example: dict):
+        weight = tf.where(example[COARSE_QUALITY] == 1, float(coarse_quality_weight), 1.0)
+        return (*to_stage(index, example), weight)
+
+    mapper = to_stage if coarse_quality_weight is None else with_weight
+    ds = ds.enumerate().map(mapper, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=training)
+    if stage == "fine" and coarse_model is not None:
+
+        def predicted_mask(inputs, *rest):
+            image = inputs[..., :3]
+            coarse = coarse_model(resize(image, coarse_size), training=False)
+            return (tf.concat([image, resize(tf.cast(coarse, tf.float32), size)], axis=-1), *rest)
+
+        ds = ds.map(predicted_mask)
     return ds.prefetch(tf.data.AUTOTUNE)
