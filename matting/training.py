@@ -108,6 +108,7 @@ def fit_model(
     learning_rate: float = 1e-3,
     schedule: str = "constant",
     validation_steps: int | None = None,
+    checkpoint_every: int | None = None,
     jit_compile: bool = False,
     verbose: int = 2,
 ) -> dict:
@@ -138,6 +139,9 @@ def fit_model(
         keras.callbacks.BackupAndRestore(str(out / "backup"), save_freq="epoch", double_checkpoint=True),
         keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), update_freq="epoch"),
     ]
+    if checkpoint_every:  # a model file every N steps too, beside the epoch-end backups
+        latest = out / f"{stem}_latest.keras"
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(latest), save_freq=checkpoint_every))
     if val_ds is not None:
         callbacks.append(keras.callbacks.ModelCheckpoint(str(best), monitor="val_mse", save_best_only=True))
         batch_size = int(tf.shape(next(iter(train_ds))[0])[0])

@@ -113,3 +113,12 @@ def test_a_trained_coarse_net_can_replace_the_degraded_masks(tiny_root):
     inputs, _ = next(iter(ds))
     expected = resize(net(resize(inputs[..., :3], (16, 16)), training=False), (48, 40))
     np.testing.assert_allclose(inputs[..., 3:].numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_refinement_can_train_on_random_crops(tiny_root):
+    files = split_files(tiny_root / "data/shards/tiny", "train")
+    ds = make_dataset(files, stage="fine", size=(64, 48), coarse_size=(16, 16), batch_size=2, crop=[32, 24])
+    inputs, target = next(iter(ds))
+    assert inputs.shape == (2, 32, 24, 4) and target.shape == (2, 32, 24, 1)
+    with pytest.raises(ConfigError, match="train.input.crop"):
+        make_dataset(files, stage="fine", size=(64, 48), crop=[80, 24])

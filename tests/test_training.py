@@ -25,10 +25,11 @@ def test_a_tiny_model_overfits_one_batch(tmp_path):
     net = build_coarse_unet(filters=[8, 16])
     result = fit_model(
         net, one_batch(), None, loss=make_loss("coarse"), out_dir=str(tmp_path), epochs=6,
-        steps_per_epoch=25, learning_rate=1e-2, verbose=0,
+        steps_per_epoch=25, learning_rate=1e-2, checkpoint_every=50, verbose=0,
     )  # fmt: skip
     losses = result["history"]["loss"]
     assert losses[-1] < losses[0] / 10, losses
+    assert (tmp_path / "coarse_latest.keras").is_file()  # the every-N-steps checkpoint
 
 
 class Interrupt(keras.callbacks.Callback):
