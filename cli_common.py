@@ -13,7 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from matting.errors import MattingError
+from matting.errors import ConfigError, MattingError
 
 
 def plain(cfg: DictConfig) -> dict:
@@ -27,8 +27,26 @@ def pipeline_options(cfg: DictConfig) -> dict:
     return {key: model[key] for key in ("coarse_size", "fine_size", "upsample")}
 
 
+def check_trained_sizes(cfg: DictConfig) -> None:
+    """Refuse to run checkpoints at other sizes than they were trained at (read from the
+    ``config.yaml`` each training stage saves beside its checkpoint)."""
+    for stage, checkpoint in (("coarse", cfg.coarse_checkpoint), ("fine", cfg.fine_checkpoint)):
+        saved = Path(checkpoint).parent / "config.yaml"
+        if not saved.is_file():
+            continue  # a checkpoint from elsewhere: nothing to compare with
+        trained = OmegaConf.load(saved).model
+        for key in ("coarse_size", "fine_size") if stage == "fine" else ("coarse_size",):
+            if list(trained[key]) != list(cfg.model[key]):
+                raise ConfigError(
+                    f"{checkpoint} was trained with model.{key}={list(trained[key])} but the config says "
+                    f"{list(cfg.model[key])}: pass the run's settings (e.g. its experiment=...)"
+                )
+
+
 def checkpoints(cfg: DictConfig) -> dict:
-    """The keyword arguments of ``MattingPipeline.load`` for ``model_format=keras``."""
+    """The keyword arguments of ``MattingPipeline.load`` for ``model_format=keras``, after checking
+    that the config's sizes are those the checkpoints were trained at."""
+    check_trained_sizes(cfg)
     return {"coarse": cfg.coarse_checkpoint, "fine": cfg.fine_checkpoint, **pipeline_options(cfg)}
 
 

@@ -125,3 +125,14 @@ def test_unknown_config_key_is_refused_by_hydra(tmp_path):
     assert result.returncode != 0
     assert "sizes" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_checkpoints_are_not_run_at_other_sizes_than_trained(trained):
+    from evaluate import evaluate
+    from export import export
+    from matting.errors import ConfigError
+
+    overrides, _ = trained
+    for run, script in ((evaluate, "evaluate"), (export, "export")):
+        with pytest.raises(ConfigError, match=r"trained with model.fine_size=\[64, 64\]"):
+            run(compose_config(script, [*overrides, "model.fine_size=[32,32]", "out_dir=/tmp/never"]))
