@@ -12,17 +12,19 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from cli_common import check_trained_sizes, pipeline_options, plain, run
+from cli_common import checkpoints, pipeline_options, plain, run
 from matting.export import export as export_module
 from matting.inference import MattingPipeline
 
 
 def export(cfg: DictConfig) -> str:
     """Load the two checkpoints, export the pipeline in ``cfg.format``; returns the path."""
-    check_trained_sizes(cfg)
-    options = pipeline_options(cfg)
-    pipeline = MattingPipeline.from_checkpoints(cfg.coarse_checkpoint, cfg.fine_checkpoint, **options)
-    metadata = {"name": cfg.name, **options, "checkpoints": [cfg.coarse_checkpoint, cfg.fine_checkpoint]}
+    pipeline = MattingPipeline.from_checkpoints(**checkpoints(cfg))
+    metadata = {
+        "name": cfg.name,
+        **pipeline_options(cfg),
+        "checkpoints": [cfg.coarse_checkpoint, cfg.fine_checkpoint],
+    }
     format_options = plain(cfg.options).get(cfg.format) or {}
     path = export_module(
         pipeline.module,

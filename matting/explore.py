@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from matting.data.composite import composite
 from matting.data.features import ALPHA, COARSE, IMAGE, SOURCE
 from matting.data.pipeline import read_records, split_files
 from matting.io import to_uint8
@@ -30,8 +31,7 @@ def checkerboard(height: int, width: int, square: int = 16) -> np.ndarray:
 
 def over(fg: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
     """uint8 ``fg`` [H, W, 3] with alpha [H, W] in [0, 1] over a float background -> uint8."""
-    a = alpha[..., None]
-    return to_uint8(a * fg / 255.0 + (1.0 - a) * background)
+    return to_uint8(composite(fg / 255.0, background, alpha))
 
 
 def matting_panels(pipeline, image: np.ndarray, background=(0, 177, 64)) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from matting.data.composite import composite
 from matting.errors import DataError
 from matting.inference import MattingPipeline
 from matting.io import list_images, read_image, to_uint8, write_png
@@ -75,7 +76,6 @@ def predict_files(
         write_png(out / f"{path.stem}_rgba.png", rgba)
         if background is not None:
             bg = background_like(background, image.shape[:2])
-            composite = alpha[..., None] * fg + (1.0 - alpha[..., None]) * bg
-            write_png(out / f"{path.stem}_on_bg.png", to_uint8(composite))
+            write_png(out / f"{path.stem}_on_bg.png", to_uint8(composite(fg, bg, alpha)))
         written += 1
     return {"written": written, "skipped": skipped}

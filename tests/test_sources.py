@@ -97,9 +97,11 @@ def test_persons_of_one_photo_stay_in_one_split(coco_dir, tmp_path):
         sources=[coco_entry(coco_dir)], backgrounds=[str(bg)], out_dir=str(tmp_path / "out"),
         size=(64, 48), counts={"train": 4, "val": 0, "test": 2}, holdout={"val": 0.0, "test": 0.5},
     )  # fmt: skip
-    test_fgs = manifest["splits"]["test"]["foregrounds"]
-    assert test_fgs in (1, 2)  # photo 2 (one person) or photo 1 (both persons), never one of photo 1
-    assert manifest["splits"]["train"]["foregrounds"] == 3 - test_fgs
+    splits = json.loads((tmp_path / "out" / "splits.json").read_text())
+    split_of = {fg: s for s in ("train", "test") for fg in splits[s]["foregrounds"]}
+    assert split_of["coco:1_1"] == split_of["coco:1_2"]  # both persons of photo 1 together
+    assert split_of["coco:2_3"] != split_of["coco:1_1"]  # and the other photo in the other split
+    assert manifest["splits"]["test"]["foregrounds"] == len(splits["test"]["foregrounds"])
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,7 @@ def _valid_foregrounds(items: list[Foreground], skipped: list[dict]) -> list[For
     valid = []
     for item in items:
         try:
-            item.load()
+            item.validate()
         except DataError as error:
             skipped.append({"path": str(item.fg_path), "reason": str(error)})
         else:

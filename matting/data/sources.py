@@ -62,6 +62,11 @@ class Foreground:
                 f"{self.fg_path.name} is {fg.shape[1]}x{fg.shape[0]}"
             )
 
+    def validate(self) -> None:
+        """Raise the :class:`DataError` that :meth:`load` would, without its processing (soft
+        edges, foreground estimation): what the builder checks before planning the splits."""
+        self._check_sizes(read_image(self.fg_path), read_alpha(self.alpha_path))
+
     def load(self) -> tuple[np.ndarray, np.ndarray]:
         """``(fg, alpha)`` as uint8 arrays; a size mismatch is a :class:`DataError`."""
         fg, alpha = read_image(self.fg_path), read_alpha(self.alpha_path)
@@ -87,6 +92,9 @@ class CocoForeground(Foreground):
     @property
     def group(self) -> str:
         return f"{self.source}:{self.image_key}"
+
+    def validate(self) -> None:
+        self.load()  # decoding the segmentation is the check
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
         from pycocotools import mask as mask_utils
