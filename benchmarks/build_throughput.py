@@ -4,8 +4,8 @@ images (the practical limit of a builder that must read photos and write JPEGs).
     python benchmarks/build_throughput.py                    # ../shared/data, else the synthetic set
     python benchmarks/build_throughput.py --count 200 --size 768 640
 
-One worker (this process), so the rate is per worker; the projection for 90k composites assumes
-workers scale linearly (they share nothing but the disk).
+One worker (this process, OpenCV on one thread as in a builder worker), so the rate is per worker;
+the projection for 90k composites assumes workers scale linearly (they share nothing but the disk).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from matting.data.build import ShardTask, build_shard
@@ -52,6 +53,7 @@ def main() -> None:
         options = {"size": tuple(args.size), "seed": 0, "scale_range": (0.6, 1.0), "max_offset": 0.15,
                    "jpeg_quality": 95}  # fmt: skip
         task = ShardTask(f"{tmp}/bench.tfrecord", "train", 0, range(args.count), items, bgs, options)
+        cv2.setNumThreads(1)  # both measured as in a builder worker: one core, OpenCV on one thread
         started = time.perf_counter()
         build_shard(task)
         build_rate = args.count / (time.perf_counter() - started)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import tensorflow as tf
 
 from matting.data.pipeline import count_records, make_dataset, split_files
 from matting.errors import CheckpointError, ConfigError, MattingError
+from matting.io import write_atomic
 from matting.losses import make_loss
 from matting.models.unet import build_coarse_unet, build_fine_unet, check_input_size
 
@@ -42,22 +45,93 @@ class SAD(keras.metrics.Mean):
         return super().update_state(per_image, sample_weight=sample_weight)
 
 
+class TrainingState(keras.callbacks.Callback):
+    """Exact resume: the model and optimizer weights and the position in training, written every
+    ``every`` steps (``None``: at epoch ends only) and at each epoch end.
+
+    Each state is a ``step-{N}.weights.h5`` file written under a temporary name and renamed, then
+    ``state.json`` (step, epoch, best validation MSE so far, the previous state's file) replaced the
+    same way: a kill at any instant, ``kill -9`` included, leaves ``state.json`` naming a complete
+    file. The two newest states are kept; :meth:`restore` falls back to the older one if the newer
+    cannot be read.
+    """
+
+    def __init__(self, folder: Path, steps_per_epoch: int, every: int | None = None):
+        super().__init__()
+        self.folder, self.steps_per_epoch, self.every = Path(folder), steps_per_epoch, every
+        self.step, self.best = 0, None
+
+    @property
+    def _json(self) -> Path:
+        return self.folder / "state.json"
+
+    def restore(self, model: keras.Model) -> int:
+        """Load the newest readable state into ``model`` (compiled); returns its step (0: none)."""
+        if not self._json.is_file():
+            return 0
+        state = json.loads(self._json.read_text())
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        for name, step in (
+            (state["file"], state["step"]),
+            (state.get("previous"), state.get("previous_step")),
+        ):
+            if not name:
+                continue
+            try:
+                model.load_weights(self.folder / name)
+            except (OSError, ValueError):
+                continue
+            self.step, self.best = int(step), state.get("best")
+            return self.step
+        raise CheckpointError(f"{self.folder}: no readable training state; delete the folder to start over")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.every and self.step % self.every == 0:
+            self._save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        val = (logs or {}).get("val_mse")
+        if val is not None and np.isfinite(val) and (self.best is None or val < self.best):
+            self.best = float(val)
+        self._save()
+
+    def _save(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"step-{self.step}.weights.h5"
+        tmp = self.folder / f".tmp-{name}"
+        self.model.save_weights(tmp)
+        os.replace(tmp, self.folder / name)
+        before = json.loads(self._json.read_text()) if self._json.is_file() else {}
+        previous = before.get("file") if before.get("file") != name else before.get("previous")
+        state = {"step": self.step, "epoch": self.step // self.steps_per_epoch, "best": self.best,
+                 "file": name, "previous": previous, "previous_step": before.get("step", 0)}  # fmt: skip
+        write_atomic(self._json, json.dumps(state, indent=1).encode())
+        for old in self.folder.glob("step-*.weights.h5"):  # keep the two that state.json names
+            if old.name not in (name, previous):
+                old.unlink(missing_ok=True)
+
+
 class EpochSummaries(keras.callbacks.Callback):
     """At each epoch end, to TensorBoard: training images per second, and image panels of a fixed
     validation batch (the input image, the coarse mask it was given in the refinement stage, the
     prediction and the ground truth)."""
 
-    def __init__(self, batch, log_dir: str, images_per_epoch: int, max_images: int = 4):
+    def __init__(self, batch, log_dir: str, batch_size: int, max_images: int = 4):
         super().__init__()
+        self.batch_size = batch_size
         self.inputs, self.target = (t[:max_images] for t in batch)
         self.writer = tf.summary.create_file_writer(log_dir)
-        self.images_per_epoch = images_per_epoch
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
+        self.started, self.images = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.images += self.batch_size
 
     def on_epoch_end(self, epoch, logs=None):
-        rate = self.images_per_epoch / (time.perf_counter() - self.started)
+        rate = self.images / (time.perf_counter() - self.started)
         pred = self.model(self.inputs, training=False)
         with self.writer.as_default():
             tf.summary.scalar("images_per_second", rate, step=epoch)
@@ -114,12 +188,13 @@ def fit_model(
 ) -> dict:
     """Train ``model`` and save ``{name}.keras`` (last) and ``{name}_best.keras`` (lowest val MSE).
 
-    At each epoch end the model and optimizer are backed up to ``out_dir/backup`` (two copies, so a
-    kill during a write leaves the previous one usable): a run killed at any point (even ``kill -9``)
-    and started again with the same ``out_dir`` resumes at the start of the epoch after the last
-    backup, at exactly that step and optimizer state. The epoch is the unit of resumption, so keep
-    ``steps_per_epoch`` moderate. The backup is removed when training completes. TensorBoard logs go
-    to ``out_dir/tensorboard``.
+    Every ``checkpoint_every`` steps and at each epoch end, the model, the optimizer and the step
+    are saved to ``out_dir/backup`` (see :class:`TrainingState`): a run killed at any point (even
+    ``kill -9``) and started again with the same ``out_dir`` resumes at exactly the saved step and
+    optimizer state, inside an epoch too (it first finishes that epoch's remaining steps). The
+    best-so-far validation MSE is part of the state, so the best checkpoint is not replaced by a
+    worse one after a resume. The backup is removed when training completes. TensorBoard logs go
+    to ``out_dir/tensorboard``; ``checkpoint_every`` also writes ``{name}_latest.keras``.
     """
     if epochs <= 0 or steps_per_epoch <= 0:
         raise ConfigError(
@@ -133,35 +208,48 @@ def fit_model(
     lr = learning_rate_schedule(learning_rate, schedule, epochs * steps_per_epoch)
     metrics = ["mse", SAD()]
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=metrics, jit_compile=jit_compile)
+    state = TrainingState(out / "backup", steps_per_epoch, checkpoint_every)
+    start = state.restore(model)
     callbacks = [
-        StopOnNonFinite(),
-        # Restores model, optimizer and position on start when a backup exists.
-        keras.callbacks.BackupAndRestore(str(out / "backup"), save_freq="epoch", double_checkpoint=True),
+        StopOnNonFinite(),  # first: a non-finite step stops before any state is saved
+        state,
         keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), update_freq="epoch"),
     ]
-    if checkpoint_every:  # a model file every N steps too, beside the epoch-end backups
+    if checkpoint_every:  # a model file every N steps too, beside the training state
         latest = out / f"{stem}_latest.keras"
         callbacks.append(keras.callbacks.ModelCheckpoint(str(latest), save_freq=checkpoint_every))
     if val_ds is not None:
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(best), monitor="val_mse", save_best_only=True))
-        batch_size = int(tf.shape(next(iter(train_ds))[0])[0])
         callbacks.append(
-            EpochSummaries(
-                next(iter(val_ds)), str(out / "tensorboard" / "images"), steps_per_epoch * batch_size
+            keras.callbacks.ModelCheckpoint(
+                str(best), monitor="val_mse", save_best_only=True, initial_value_threshold=state.best
             )
         )
+        batch_size = int(tf.shape(next(iter(train_ds))[0])[0])
+        callbacks.append(EpochSummaries(next(iter(val_ds)), str(out / "tensorboard" / "images"), batch_size))
+    # A state saved inside an epoch: that epoch's remaining steps first, then the whole epochs.
+    epoch, done = divmod(start, steps_per_epoch)
+    phases = [(epoch, epoch + 1, steps_per_epoch - done)] if done else []
+    epoch += bool(done)
+    if epoch < epochs:
+        phases.append((epoch, epochs, steps_per_epoch))
+    history: dict[str, list[float]] = {}
     started = time.perf_counter()
-    history = model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-        validation_steps=validation_steps, callbacks=callbacks, verbose=verbose, shuffle=False,
-    )  # fmt: skip
+    for first, end, steps in phases:
+        run = model.fit(
+            train_ds, validation_data=val_ds, initial_epoch=first, epochs=end, steps_per_epoch=steps,
+            validation_steps=validation_steps, callbacks=callbacks, verbose=verbose, shuffle=False,
+        )  # fmt: skip
+        for key, values in run.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
     seconds = time.perf_counter() - started
     # Save beside the final name, then rename: a run killed while saving leaves no truncated file.
     tmp = last.with_name(f".{last.stem}.tmp.keras")
     model.save(tmp)
     os.replace(tmp, last)
+    shutil.rmtree(out / "backup", ignore_errors=True)  # training complete: nothing to resume
     return {
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "history": history,
+        "start_step": start,
         "checkpoint": str(last),
         "best_checkpoint": str(best) if best.is_file() else None,
         "seconds": round(seconds, 1),
@@ -239,6 +327,6 @@ def train_stage(
     with distribution_strategy(strategy).scope():
         result = fit_model(net, train_ds, val_ds, loss=make_loss(stage, **loss), out_dir=out_dir, **fit)
     keras.mixed_precision.set_global_policy("float32")
-    images = fit["epochs"] * fit["steps_per_epoch"] * input["batch_size"]
+    images = (fit["epochs"] * fit["steps_per_epoch"] - result["start_step"]) * input["batch_size"]
     result["images_per_second"] = round(images / max(result["seconds"], 1e-9), 1)
     return result

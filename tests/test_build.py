@@ -93,6 +93,24 @@ def test_folder_with_another_build_is_refused(tiny_root):
         build(cfg)
 
 
+def test_a_build_folder_is_not_reused_after_its_input_files_change(tmp_path):
+    from matting.data.synthetic import write_synthetic_dataset
+
+    raw = tmp_path / "raw"
+    write_synthetic_dataset(raw, num_foregrounds=6, num_backgrounds=6, fg_size=(48, 40), bg_size=(48, 40))
+    kwargs = dict(
+        sources=[{"type": "matte_folder", "name": "s", "root": str(raw)}], backgrounds=[str(raw / "bg")],
+        out_dir=str(tmp_path / "out"), size=(32, 32), counts={"train": 4, "val": 2, "test": 2},
+        holdout={"val": 0.2, "test": 0.2},
+    )  # fmt: skip
+    first = build_dataset(**kwargs)
+    assert build_dataset(**kwargs) == first  # same inputs: the finished build is returned
+    background = sorted((raw / "bg").iterdir())[0]
+    cv2.imwrite(str(raw / "bg" / "extra.png"), cv2.imread(str(background)))
+    with pytest.raises(DataError, match="built from other input files"):
+        build_dataset(**kwargs)
+
+
 def test_foreground_without_alpha_and_unreadable_background_are_skipped_and_listed(tmp_path):
     from matting.data.synthetic import write_synthetic_dataset
 

@@ -139,10 +139,29 @@ def test_original_and_mask_layout_estimates_the_foreground(tmp_path):
     entry = {"type": "matte_folder", "root": str(tmp_path), "fg_dir": "original", "alpha_dir": "mask"}
     (plain,), _ = load_sources([entry])
     (estimated,), _ = load_sources([{**entry, "estimate_foreground": True}])
-    soft = (alpha > 60) & (alpha < 190)
-    green_in_plain = plain.load()[0][soft][:, 1].mean()  # RGB order: channel 1 is green
-    green_in_estimated = estimated.load()[0][soft][:, 1].mean()
+    (fg_plain, loaded), (fg_estimated, _) = plain.load(), estimated.load()
+    soft = (loaded > 60) & (loaded < 190)
+    green_in_plain = fg_plain[soft][:, 1].mean()  # RGB order: channel 1 is green
+    green_in_estimated = fg_estimated[soft][:, 1].mean()
     assert green_in_plain > 80 and green_in_estimated < 50
+
+
+def test_a_foreground_loads_cut_to_its_alpha_and_an_empty_alpha_is_refused(tmp_path):
+    for sub in ("fg", "alpha"):
+        (tmp_path / sub).mkdir()
+    photo = np.random.default_rng(0).integers(0, 256, (50, 40, 3), dtype=np.uint8)
+    alpha = np.zeros((50, 40), np.uint8)
+    alpha[10:30, 5:25] = 200
+    cv2.imwrite(str(tmp_path / "fg" / "a.png"), photo)
+    cv2.imwrite(str(tmp_path / "alpha" / "a.png"), alpha)
+    cv2.imwrite(str(tmp_path / "fg" / "b.png"), photo)
+    cv2.imwrite(str(tmp_path / "alpha" / "b.png"), np.zeros((50, 40), np.uint8))
+    (item, empty), _ = load_sources([{"type": "matte_folder", "root": str(tmp_path)}])
+    fg, loaded = item.load()
+    assert np.array_equal(loaded, alpha[10:30, 5:25])  # the box where the alpha is not 0
+    assert np.array_equal(fg, photo[10:30, 5:25, ::-1])  # RGB of the same box
+    with pytest.raises(DataError, match="b.png: the alpha is 0 everywhere"):
+        empty.validate()
 
 
 def test_foreground_and_alpha_of_different_sizes_is_skipped(tmp_path):

@@ -1,5 +1,9 @@
-"""Training mechanics: a tiny model overfits one batch, an interrupted fit resumes where its last
-backup left it, fine-tuning loads weights and freezes the encoder, bad settings are clear errors."""
+"""Training mechanics: a tiny model overfits one batch, a killed fit resumes at its last saved
+state exactly, fine-tuning loads weights and freezes the encoder, bad settings are clear errors."""
+
+import json
+import os
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -10,7 +14,7 @@ from conftest import compose_config, tiny_model_overrides, tiny_overrides, tiny_
 from matting.errors import CheckpointError, ConfigError
 from matting.losses import make_loss
 from matting.models import build_coarse_unet
-from matting.training import distribution_strategy, fit_model, initialise
+from matting.training import TrainingState, distribution_strategy, fit_model, initialise
 
 
 def one_batch():
@@ -32,52 +36,105 @@ def test_a_tiny_model_overfits_one_batch(tmp_path):
     assert (tmp_path / "coarse_latest.keras").is_file()  # the every-N-steps checkpoint
 
 
-class Interrupt(keras.callbacks.Callback):
-    """Stops the process the hard way at a given global step (as a kill would)."""
+# A training run killed with SIGKILL at step 10 of 18 (epochs of 6 steps, a state every 4 steps).
+# Beside each state it writes the optimizer's variables, to compare with what a resumed run loads.
+KILLED_RUN = """
+import os, signal, sys
+import keras, numpy as np, tensorflow as tf
+from matting.losses import make_loss
+from matting.models import build_coarse_unet
+from matting.training import fit_model
 
-    def __init__(self, at_step):
-        super().__init__()
-        self.at_step = at_step
+out = sys.argv[1]
+rng = np.random.default_rng(0)
+image = rng.random((2, 32, 32, 3), dtype=np.float32)
+data = tf.data.Dataset.from_tensors((image, (image[..., :1] > 0.5).astype(np.float32))).repeat()
 
+class Kill(keras.callbacks.Callback):
+    step = 0
     def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) == self.at_step:
-            raise KeyboardInterrupt
+        self.step += 1
+        if self.step % 4 == 0:
+            np.savez(f"{out}/optimizer-{self.step}.npz", *[v.numpy() for v in self.model.optimizer.variables])
+        if self.step == 10:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+fit = keras.Model.fit
+keras.Model.fit = lambda self, *a, callbacks=(), **k: fit(self, *a, callbacks=[*callbacks, Kill()], **k)
+keras.utils.set_random_seed(0)
+fit_model(build_coarse_unet(filters=[4, 8]), data, None, loss=make_loss("coarse"), out_dir=out,
+          epochs=3, steps_per_epoch=6, checkpoint_every=4, verbose=0)
+"""
 
 
-class StartStep(keras.callbacks.Callback):
+class Start(keras.callbacks.Callback):
+    """Records the optimizer's variables as a resumed fit starts, and the batches it runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.variables, self.batches = None, 0
+
     def on_train_begin(self, logs=None):
-        self.step = int(self.model.optimizer.iterations.numpy())
-        self.batches = 0
+        if self.variables is None:
+            self.variables = [v.numpy().copy() for v in self.model.optimizer.variables]
 
     def on_train_batch_end(self, batch, logs=None):
         self.batches += 1
 
 
-def test_an_interrupted_fit_resumes_at_its_last_backup_exactly(tmp_path, monkeypatch):
-    settings = {"loss": make_loss("coarse"), "out_dir": str(tmp_path), "epochs": 3, "steps_per_epoch": 6,
-                "verbose": 0}  # fmt: skip
-    original_fit = keras.Model.fit
+def test_a_run_killed_inside_an_epoch_resumes_at_its_last_state_exactly(tmp_path, monkeypatch):
+    import signal
+    import subprocess
+    import sys
 
-    def fit_with(callback):
-        def fit(self, *args, callbacks=(), **kwargs):
-            return original_fit(self, *args, callbacks=[*callbacks, callback], **kwargs)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(tmp_path)], env=env, cwd=root, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    state = json.loads((tmp_path / "backup" / "state.json").read_text())
+    assert state["step"] == 8 and state["epoch"] == 1  # inside the second epoch
+    assert not list((tmp_path / "backup").glob(".tmp-*"))  # nothing half-written under a final name
 
-        return fit
-
-    keras.utils.set_random_seed(0)
-    monkeypatch.setattr(keras.Model, "fit", fit_with(Interrupt(at_step=10)))
-    with pytest.raises(KeyboardInterrupt):
-        fit_model(build_coarse_unet(filters=[4, 8]), one_batch(), None, **settings)
-    assert (tmp_path / "backup").is_dir()
-
-    start = StartStep()
-    monkeypatch.setattr(keras.Model, "fit", fit_with(start))
+    start = Start()
+    fit = keras.Model.fit
+    monkeypatch.setattr(
+        keras.Model,
+        "fit",
+        lambda self, *a, callbacks=(), **k: fit(self, *a, callbacks=[*callbacks, start], **k),
+    )
     net = build_coarse_unet(filters=[4, 8])
-    fit_model(net, one_batch(), None, **settings)
-    assert start.step == 6  # the backup at the end of epoch 1: model, optimizer and step restored
-    assert start.batches == 18 - 6
+    result = fit_model(net, one_batch(), None, loss=make_loss("coarse"), out_dir=str(tmp_path), epochs=3,
+                       steps_per_epoch=6, checkpoint_every=4, verbose=0)  # fmt: skip
+    saved = np.load(tmp_path / "optimizer-8.npz")
+    assert result["start_step"] == 8 and start.batches == 18 - 8
+    assert len(start.variables) == len(saved.files)
+    for restored, expected in zip(
+        start.variables, (saved[f"arr_{i}"] for i in range(len(saved.files))), strict=True
+    ):
+        np.testing.assert_array_equal(restored, expected)  # Adam's moments and its step counter
     assert int(net.optimizer.iterations.numpy()) == 18
+    assert len(result["history"]["loss"]) == 2  # the rest of epoch 2, then epoch 3
     assert not (tmp_path / "backup").exists()  # removed once training completed
+
+
+def test_an_unreadable_newest_state_falls_back_to_the_previous_one(tmp_path):
+    net = build_coarse_unet(filters=[4, 8])
+    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss("coarse"))
+    state = TrainingState(tmp_path, steps_per_epoch=3, every=2)
+    state.set_model(net)
+    net.fit(
+        one_batch(), epochs=1, steps_per_epoch=3, callbacks=[state], verbose=0, shuffle=False
+    )  # states at 2, 3
+    names = json.loads((tmp_path / "state.json").read_text())
+    assert (names["file"], names["previous"]) == ("step-3.weights.h5", "step-2.weights.h5")
+    (tmp_path / names["file"]).write_bytes(b"truncated")
+    again = build_coarse_unet(filters=[4, 8])
+    again.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss("coarse"))
+    assert TrainingState(tmp_path, steps_per_epoch=3).restore(again) == 2
+    assert int(again.optimizer.iterations.numpy()) == 2
+    (tmp_path / names["previous"]).write_bytes(b"")
+    with pytest.raises(CheckpointError, match="no readable training state"):
+        TrainingState(tmp_path, steps_per_epoch=3).restore(again)
 
 
 def test_fine_tuning_loads_weights_and_freezes_the_encoder(tmp_path):

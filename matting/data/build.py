@@ -95,13 +95,11 @@ def make_composite(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One composite: uint8 image ``[H, W, 3]``, alpha ``[H, W]`` and binary coarse mask ``[H, W]``."""
     fg, alpha = item.load()  # uint8 throughout: the stored alpha is exactly the placed one
-    fg, alpha = place_foreground(fg, alpha, size, rng, scale_range=tuple(scale_range), max_offset=max_offset)
-    bg = cover_crop(read_image(bg_path), size, rng)
-    weight = alpha.astype(np.float32) * (1.0 / 255.0)
-    # alpha * fg + (1 - alpha) * bg, computed and rounded in one optimised pass.
-    image = cv2.blendLinear(fg, bg, weight, 1.0 - weight)
+    placed = place_foreground(fg, alpha, size, rng, scale_range=tuple(scale_range), max_offset=max_offset)
+    image = placed.over(cover_crop(read_image(bg_path), size, rng), inplace=True)
+    alpha = placed.canvas_alpha()
     # The mask from the stored 8-bit alpha, so records agree exactly: alpha > 0.5 <=> alpha >= 128.
-    return image, alpha, np.where(alpha >= 128, 255, 0).astype(np.uint8)
+    return image, alpha, cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1]
 
 
 @dataclass
@@ -149,7 +147,11 @@ def _run_tasks(tasks: list[ShardTask], workers: int, *, desc: str, total: int) -
             progress.update(build_shard(task))
     else:
         context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # A worker is one core: OpenCV's own thread pool would only contend with the other
+        # workers (and costs more than it gives on the small operations of a composite).
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=cv2.setNumThreads, initargs=(1,)
+        ) as pool:
             for done in as_completed([pool.submit(build_shard, task) for task in tasks]):
                 progress.update(done.result())
     progress.close()
@@ -206,16 +208,17 @@ def build_dataset(
         "scale_range": list(scale_range), "max_offset": max_offset,
         "jpeg_quality": jpeg_quality, "seed": seed,
     }  # fmt: skip
+    skipped: list[dict] = []
+    bg_paths = list_backgrounds(backgrounds)
+    items, why = load_sources(sources)
+    skipped += why
+    settings["inputs"] = _fingerprint(items, bg_paths)
     out = Path(out_dir)
     _check_folder(out, settings)
     manifest_path = out / MANIFEST_FILE
     if manifest_path.is_file():
         return json.loads(manifest_path.read_text())
 
-    skipped: list[dict] = []
-    bg_paths = list_backgrounds(backgrounds)
-    items, why = load_sources(sources)
-    skipped += why
     items = _valid_foregrounds(items, skipped)
     bgs = _valid_backgrounds(bg_paths, skipped)
     if not items:
@@ -284,11 +287,32 @@ def _settings_text(settings: dict) -> str:
     return json.dumps(settings, indent=2, sort_keys=True)
 
 
+def _fingerprint(items: list[Foreground], backgrounds: list[Path]) -> dict:
+    """The name and byte size of every input file, hashed: a build folder is reused (resumed, or
+    its manifest returned) only for the same inputs, not after files were added, removed or edited."""
+    files = sorted({path for item in items for path in (item.fg_path, item.alpha_path)} | set(backgrounds))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path}\t{path.stat().st_size}\n".encode())
+    digest.update("\n".join(sorted(item.id for item in items)).encode())  # COCO: one file, many persons
+    return {"files": len(files), "sha256": digest.hexdigest()}
+
+
 def _check_folder(out: Path, settings: dict) -> None:
     """Refuse a folder that holds another build, or anything that is not a build."""
     build_file = out / BUILD_FILE
     if build_file.is_file():
-        if build_file.read_text() != _settings_text(settings):
+        built = json.loads(build_file.read_text())
+        if built.get("inputs") != settings["inputs"] and {**built, "inputs": None} == {
+            **settings,
+            "inputs": None,
+        }:
+            raise DataError(
+                f"{out}: was built from other input files (now {settings['inputs']['files']} files, then "
+                f"{built.get('inputs', {}).get('files', '?')}; names or sizes changed): delete the folder "
+                "to rebuild, or choose another data.shards_dir"
+            )
+        if _settings_text(built) != _settings_text(settings):
             raise DataError(
                 f"{out}: holds a dataset built with other settings (see {BUILD_FILE}); "
                 "delete the folder or choose another data.shards_dir"

@@ -5,6 +5,8 @@ Arrays here are float32 in [0, 1]: images ``[H, W, 3]``, alpha ``[H, W]``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -20,15 +22,60 @@ def composite(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def cover_crop(image: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Resize ``image`` to cover ``size`` (height, width) keeping its aspect, then crop at random."""
+    """A random crop of ``image`` scaled to cover ``size`` (height, width), keeping its aspect.
+
+    Only the window that lands in the output is resized (the output is its exact size), rather
+    than the whole covering image and then a crop of it."""
     out_h, out_w = size
     h, w = image.shape[:2]
     scale = max(out_h / h, out_w / w)
-    new_h, new_w = max(out_h, round(h * scale)), max(out_w, round(w * scale))
-    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
-    top = int(rng.integers(0, new_h - out_h + 1))
-    left = int(rng.integers(0, new_w - out_w + 1))
-    return resized[top : top + out_h, left : left + out_w]
+    win_h, win_w = min(h, max(1, round(out_h / scale))), min(w, max(1, round(out_w / scale)))
+    top = int(rng.integers(0, h - win_h + 1))
+    left = int(rng.integers(0, w - win_w + 1))
+    window = image[top : top + win_h, left : left + win_w]
+    return cv2.resize(window, (out_w, out_h), interpolation=cv2.INTER_AREA)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A foreground placed on a canvas of ``size`` (height, width): ``fg`` [h, w, 3] and ``alpha``
+    [h, w] are the part of the scaled foreground inside the canvas, with their top-left corner at
+    ``(top, left)``; everywhere else the alpha is 0. Keeping only that box saves compositing work."""
+
+    fg: np.ndarray
+    alpha: np.ndarray
+    top: int
+    left: int
+    size: tuple[int, int]
+
+    @property
+    def box(self) -> tuple[slice, slice]:
+        return slice(self.top, self.top + self.alpha.shape[0]), slice(
+            self.left, self.left + self.alpha.shape[1]
+        )
+
+    def canvas_alpha(self) -> np.ndarray:
+        """The alpha on the whole canvas ``[H, W]``."""
+        canvas = np.zeros(self.size, self.alpha.dtype)
+        canvas[self.box] = self.alpha
+        return canvas
+
+    def canvas_fg(self) -> np.ndarray:
+        """The foreground on the whole canvas ``[H, W, 3]``, 0 where it does not reach."""
+        canvas = np.zeros((*self.size, 3), self.fg.dtype)
+        canvas[self.box] = self.fg
+        return canvas
+
+    def over(self, bg: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        """uint8 ``alpha * fg + (1 - alpha) * bg`` for a uint8 ``bg`` [H, W, 3] and uint8 layers,
+        blended and rounded in one pass (``cv2.blendLinear``), inside the box only; ``inplace``
+        writes into ``bg`` rather than a copy."""
+        image = bg if inplace else bg.copy()
+        if self.alpha.size:
+            # blendLinear divides by the sum of the weights: alpha and 255 - alpha need no scaling.
+            weight, rest = self.alpha.astype(np.float32), (255 - self.alpha).astype(np.float32)
+            image[self.box] = cv2.blendLinear(self.fg, image[self.box], weight, rest)
+        return image
 
 
 def place_foreground(
@@ -40,34 +87,33 @@ def place_foreground(
     scale_range: tuple[float, float] = (0.6, 1.0),
     max_offset: float = 0.15,
     flip: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Placed:
     """Scale, flip and position a portrait foreground on a canvas of ``size`` (height, width).
 
     ``fg`` [h, w, 3] and ``alpha`` [h, w] keep their dtype and value range (uint8 or float).
 
-    The foreground's height becomes a random fraction ``scale_range`` of the canvas height (its width
-    capped to the canvas); it stands on the bottom edge, shifted sideways by up to ``max_offset`` of
-    the canvas width, so it may leave the frame on one side. Returns ``(fg, alpha)`` on the canvas;
-    alpha is 0 where the foreground does not reach.
+    The foreground is first cut to the bounding box of its alpha (the person, not the photo). Its
+    height becomes a random fraction ``scale_range`` of the canvas height (its width capped to the
+    canvas); it stands on the bottom edge, shifted sideways by up to ``max_offset`` of the canvas
+    width, so it may leave the frame on one side.
     """
     out_h, out_w = size
-    h, w = alpha.shape
+    x, y, w, h = cv2.boundingRect(alpha if alpha.dtype == np.uint8 else (alpha > 0).astype(np.uint8))
+    if w == 0 or h == 0:  # nothing to place
+        return Placed(fg[:0, :0], alpha[:0, :0], out_h, 0, tuple(size))
+    fg, alpha = fg[y : y + h, x : x + w], alpha[y : y + h, x : x + w]
     scale = rng.uniform(*scale_range) * out_h / h
     scale = min(scale, out_w / w * (1.0 + max_offset))
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
     fg = cv2.resize(fg, (new_w, new_h), interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(alpha, (new_w, new_h), interpolation=cv2.INTER_AREA)
     if flip and rng.random() < 0.5:
-        fg, alpha = fg[:, ::-1], alpha[:, ::-1]
+        fg, alpha = cv2.flip(fg, 1), cv2.flip(alpha, 1)
 
     left = (out_w - new_w) // 2 + int(round(rng.uniform(-max_offset, max_offset) * out_w))
     top = out_h - new_h
-    canvas_fg = np.zeros((out_h, out_w, 3), fg.dtype)
-    canvas_alpha = np.zeros((out_h, out_w), alpha.dtype)
     # Intersection of the placed foreground with the canvas.
     y0, x0 = max(top, 0), max(left, 0)
-    y1, x1 = min(top + new_h, out_h), min(left + new_w, out_w)
-    if y1 > y0 and x1 > x0:
-        canvas_fg[y0:y1, x0:x1] = fg[y0 - top : y1 - top, x0 - left : x1 - left]
-        canvas_alpha[y0:y1, x0:x1] = alpha[y0 - top : y1 - top, x0 - left : x1 - left]
-    return canvas_fg, canvas_alpha
+    y1, x1 = max(min(top + new_h, out_h), y0), max(min(left + new_w, out_w), x0)
+    crop = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
+    return Placed(np.ascontiguousarray(fg[crop]), np.ascontiguousarray(alpha[crop]), y0, x0, tuple(size))

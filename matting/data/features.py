@@ -7,7 +7,7 @@ key                type     content
 =================  =======  ===============================================================
 ``image``          bytes    JPEG, RGB composite
 ``alpha``          bytes    PNG, 8-bit alpha matte of the foreground in the composite
-``coarse``         bytes    PNG, 8-bit binary person mask (0 / 255)
+``coarse``         bytes    PNG, 1-bit binary person mask (decodes to 0 / 255)
 ``coarse_quality`` int64    1 when ``alpha`` itself only comes from a coarse mask (COCO), else 0
 ``source``         bytes    name of the foreground source (config entry)
 ``sample_id``      bytes    ``{split}/{index}:{foreground id}+{background id}``
@@ -56,7 +56,8 @@ def encode_example(
     coarse_quality: bool = False,
     jpeg_quality: int = 95,
 ) -> bytes:
-    """uint8 RGB ``image`` [H, W, 3], uint8 ``alpha`` and ``coarse`` [H, W] -> serialized Example."""
+    """uint8 RGB ``image`` [H, W, 3], uint8 ``alpha`` and binary ``coarse`` [H, W] (0 / 255) ->
+    serialized Example."""
     if image.shape[:2] != alpha.shape or alpha.shape != coarse.shape:
         raise ValueError(
             f"{sample_id}: image {image.shape}, alpha {alpha.shape} and coarse {coarse.shape} "
@@ -65,7 +66,7 @@ def encode_example(
     feature = {
         IMAGE: _bytes(encode_jpeg(image, jpeg_quality)),
         ALPHA: _bytes(encode_png(alpha)),
-        COARSE: _bytes(encode_png(coarse)),
+        COARSE: _bytes(encode_png(coarse, bilevel=True)),
         COARSE_QUALITY: _int64(coarse_quality),
         SOURCE: _bytes(source.encode()),
         SAMPLE_ID: _bytes(sample_id.encode()),
