@@ -1,4 +1,5 @@
-"""Training losses: pure functions of ``(target, pred)``, both ``[B, H, W, 1]`` float32 in [0, 1].
+"""Training losses: pure functions of ``(target, pred)``, both ``[B, H, W, 1]`` float32 in [0, 1]
+(the refinement target may carry 3 more channels, foreground - background: see :func:`alpha_loss`).
 
 Each returns one value per image, ``[B]``: Keras averages them over the batch, weighted by the
 sample weights when the dataset gives them (coarse-quality samples, see ``make_dataset``).
@@ -53,17 +54,40 @@ def laplacian_loss(target: tf.Tensor, pred: tf.Tensor, *, levels: int = 4) -> tf
     return loss + (2.0**levels) * _per_image(tf.abs(pred - target))
 
 
+def composition_l1(
+    alpha: tf.Tensor, pred: tf.Tensor, difference: tf.Tensor, *, eps: float = 1e-3
+) -> tf.Tensor:
+    """The compositional loss (Xu et al., Deep Image Matting): the image composited with the
+    predicted alpha against the one composited with the true alpha, ``pred * F + (1 - pred) * B``
+    against ``alpha * F + (1 - alpha) * B``, whose difference is ``(pred - alpha) * (F - B)``.
+    ``alpha`` and ``pred`` ``[B, H, W, 1]``, ``difference`` = F - B ``[B, H, W, 3]`` in [-1, 1];
+    Charbonnier (``eps``) mean over pixels and channels. ``[B]``."""
+    return _per_image(tf.sqrt(tf.square((pred - alpha) * difference) + eps * eps))
+
+
 def alpha_loss(
     target: tf.Tensor,
     pred: tf.Tensor,
     *,
     gradient_weight: float = 0.0,
     laplacian_weight: float = 0.0,
+    composition_weight: float = 0.0,
     charbonnier_eps: float = 0.0,
 ) -> tf.Tensor:
-    """Refinement stage: mean |pred - target| (Charbonnier with ``charbonnier_eps`` > 0)
-    + ``gradient_weight`` * :func:`gradient_l1` + ``laplacian_weight`` * :func:`laplacian_loss`.
-    ``[B]``."""
+    """Refinement stage: mean |pred - alpha| (Charbonnier with ``charbonnier_eps`` > 0)
+    + ``gradient_weight`` * :func:`gradient_l1` + ``laplacian_weight`` * :func:`laplacian_loss`
+    + ``composition_weight`` * :func:`composition_l1`. ``[B]``.
+
+    ``target`` is the alpha ``[B, H, W, 1]``, or ``[B, H, W, 4]``: the alpha, then foreground -
+    background, which the compositional loss needs."""
+    if composition_weight:
+        if target.shape[-1] != 4:
+            raise ValueError(
+                f"the compositional loss needs a target of alpha + foreground - background (4 channels), "
+                f"got {target.shape[-1]}: make the dataset with layers=True"
+            )
+        difference = target[..., 1:]
+    target = target[..., :1]
     if charbonnier_eps:
         loss = charbonnier(target, pred, eps=charbonnier_eps)
     else:
@@ -72,6 +96,8 @@ def alpha_loss(
         loss += gradient_weight * gradient_l1(target, pred)
     if laplacian_weight:
         loss += laplacian_weight * laplacian_loss(target, pred)
+    if composition_weight:
+        loss += composition_weight * composition_l1(target, pred, difference)
     return loss
 
 

@@ -41,8 +41,14 @@ class SAD(keras.metrics.Mean):
         super().__init__(name=name, **kwargs)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = y_true[..., :1]  # the alpha, without the compositional loss's extra channels
         per_image = keras.ops.sum(keras.ops.abs(y_pred - y_true), axis=[1, 2, 3]) / 1000.0
         return super().update_state(per_image, sample_weight=sample_weight)
+
+
+def alpha_mse(y_true, y_pred):
+    """Mean squared error of the alpha (the target's first channel), per image."""
+    return keras.ops.mean(keras.ops.square(y_pred - y_true[..., :1]), axis=[1, 2, 3])
 
 
 class TrainingState(keras.callbacks.Callback):
@@ -121,7 +127,7 @@ class EpochSummaries(keras.callbacks.Callback):
     def __init__(self, batch, log_dir: str, batch_size: int, max_images: int = 4):
         super().__init__()
         self.batch_size = batch_size
-        self.inputs, self.target = (t[:max_images] for t in batch)
+        self.inputs, self.target = batch[0][:max_images], batch[1][:max_images, ..., :1]
         self.writer = tf.summary.create_file_writer(log_dir)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -206,7 +212,7 @@ def fit_model(
     last, best = out / f"{stem}.keras", out / f"{stem}_best.keras"
 
     lr = learning_rate_schedule(learning_rate, schedule, epochs * steps_per_epoch)
-    metrics = ["mse", SAD()]
+    metrics = [keras.metrics.MeanMetricWrapper(alpha_mse, name="mse"), SAD()]
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=metrics, jit_compile=jit_compile)
     state = TrainingState(out / "backup", steps_per_epoch, checkpoint_every)
     start = state.restore(model)
@@ -221,7 +227,11 @@ def fit_model(
     if val_ds is not None:
         callbacks.append(
             keras.callbacks.ModelCheckpoint(
-                str(best), monitor="val_mse", save_best_only=True, initial_value_threshold=state.best
+                str(best),
+                monitor="val_mse",
+                mode="min",
+                save_best_only=True,
+                initial_value_threshold=state.best,
             )
         )
         batch_size = int(tf.shape(next(iter(train_ds))[0])[0])
@@ -316,6 +326,8 @@ def train_stage(
         if not path.is_file():
             raise CheckpointError(f"{path}: no such coarse checkpoint (train.coarse_predictions)")
         common["coarse_model"] = keras.models.load_model(path, compile=False)
+    # The compositional loss needs each record's foreground and background layers.
+    common["layers"] = stage == "fine" and bool(loss.get("composition_weight"))
     train_ds = make_dataset(split_files(shards_dir, "train"), training=True, **common)
     val_files = split_files(shards_dir, "val")
     # Validation scores every record alike: no coarse-quality weights there.

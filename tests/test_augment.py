@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from matting.data.augment import augment_arrays, build_augmentation, tf_augment
-from matting.data.features import ALPHA, COARSE, IMAGE
+from matting.data.features import ALPHA, BACKGROUND, COARSE, FOREGROUND, IMAGE
 from matting.errors import ConfigError
 
 GEOMETRIC_ONLY = {"flip": 1.0, "crop": 1.0, "colour": 0.0, "blur": 0.0, "noise": 0.0, "jpeg": 0.0}
@@ -56,3 +56,25 @@ def test_inside_tf_data_the_alignment_holds():
 def test_probabilities_are_checked():
     with pytest.raises(ConfigError, match="augment.blur"):
         build_augmentation(blur=1.5)
+
+
+def test_layers_follow_the_geometry_but_keep_their_colours():
+    image, alpha, coarse = pattern()
+    background = np.full_like(image, 40)
+    for options in (GEOMETRIC_ONLY, {**GEOMETRIC_ONLY, "colour": 1.0, "noise": 1.0}):
+        transform = build_augmentation(**options)
+        out_image, out_alpha, _, (fg, bg) = augment_arrays(
+            transform, image, alpha, coarse, (image, background)
+        )
+        # The foreground layer moved exactly as the alpha did (its red channel is the alpha) ...
+        assert np.abs(fg[..., 0].astype(int) - out_alpha.astype(int)).max() <= 1
+        # ... and photometric changes touched the image only.
+        assert np.array_equal(np.unique(bg), [40])
+    assert not np.array_equal(out_image, fg)  # jittered and noisy
+    ds = tf.data.Dataset.from_tensors(
+        {IMAGE: image / 255.0, ALPHA: alpha[..., None] / 255.0, COARSE: coarse[..., None] / 255.0,
+         FOREGROUND: image / 255.0, BACKGROUND: background / 255.0}
+    ).map(lambda e: {k: tf.cast(v, tf.float32) for k, v in e.items()})  # fmt: skip
+    out = next(iter(ds.map(tf_augment(build_augmentation(**GEOMETRIC_ONLY)))))
+    assert out[FOREGROUND].shape == (64, 48, 3)
+    assert np.abs(out[FOREGROUND].numpy()[..., 0] - out[ALPHA].numpy()[..., 0]).max() <= 1.5 / 255

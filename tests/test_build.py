@@ -111,6 +111,23 @@ def test_a_build_folder_is_not_reused_after_its_input_files_change(tmp_path):
         build_dataset(**kwargs)
 
 
+def test_layers_are_the_foreground_and_background_of_each_composite(tiny_root):
+    from matting.data.features import BACKGROUND, FOREGROUND, has_layers
+
+    files = split_files(_shards(tiny_root), "val")
+    assert has_layers(files[0])  # the default data config stores them
+    for record in read_records(files, layers=True).take(8):
+        a, image = record[ALPHA].numpy(), record[IMAGE].numpy()
+        recomposed = a * record[FOREGROUND].numpy() + (1.0 - a) * record[BACKGROUND].numpy()
+        assert np.abs(recomposed - image).mean() < 0.02  # equal but for the JPEG rounding of each
+        # Outside the person's box the foreground layer is the background.
+        rows, cols = np.nonzero(a[..., 0].any(axis=1))[0], np.nonzero(a[..., 0].any(axis=0))[0]
+        outside = np.ones(a.shape[:2], bool)
+        outside[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = False
+        difference = np.abs(record[FOREGROUND].numpy() - record[BACKGROUND].numpy())
+        assert outside.any() and difference[outside].mean() < 0.02 and difference[~outside].mean() > 0.05
+
+
 def test_foreground_without_alpha_and_unreadable_background_are_skipped_and_listed(tmp_path):
     from matting.data.synthetic import write_synthetic_dataset
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from matting.losses import alpha_loss, bce_dice_loss, charbonnier, gradient_l1, laplacian_loss
+from matting.losses import alpha_loss, bce_dice_loss, charbonnier, composition_l1, gradient_l1, laplacian_loss
 
 rng = np.random.default_rng(0)
 TARGET = tf.constant((rng.random((2, 32, 32, 1)) > 0.5).astype(np.float32))
@@ -42,3 +42,21 @@ def test_bce_dice_is_lower_for_a_better_mask():
     good = TARGET * 0.9 + 0.05
     better, worse = bce_dice_loss(TARGET, good, dice_weight=0.5), bce_dice_loss(TARGET, PRED, dice_weight=0.5)
     assert (better.numpy() < worse.numpy()).all()
+
+
+def test_the_compositional_loss_compares_the_images_composited_with_each_alpha():
+    fg = tf.constant(rng.random((2, 32, 32, 3)).astype(np.float32))
+    bg = tf.constant(rng.random((2, 32, 32, 3)).astype(np.float32))
+    composite = lambda a: a * fg + (1.0 - a) * bg  # noqa: E731
+    expected = tf.reduce_mean(tf.abs(composite(PRED) - composite(TARGET)), axis=[1, 2, 3])
+    np.testing.assert_allclose(composition_l1(TARGET, PRED, fg - bg, eps=1e-8), expected, rtol=1e-4)
+    np.testing.assert_allclose(composition_l1(TARGET, TARGET, fg - bg, eps=0.0), 0.0, atol=1e-7)
+    # Where foreground and background look alike, an alpha error costs nothing in the composite.
+    np.testing.assert_allclose(composition_l1(TARGET, PRED, fg - fg, eps=0.0), 0.0, atol=1e-7)
+
+    packed = tf.concat([TARGET, fg - bg], axis=-1)  # the refinement target with its layers
+    with_composition = alpha_loss(packed, PRED, composition_weight=0.5, charbonnier_eps=1e-8)
+    without = alpha_loss(TARGET, PRED, charbonnier_eps=1e-8)
+    np.testing.assert_allclose(with_composition, without + 0.5 * expected, rtol=1e-4)
+    with pytest.raises(ValueError, match="compositional loss needs a target"):
+        alpha_loss(TARGET, PRED, composition_weight=0.5)

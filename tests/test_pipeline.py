@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from matting.data.pipeline import degrade_alpha, make_dataset, split_files
+from matting.data.pipeline import degrade_alpha, make_dataset, read_records, split_files
 from matting.errors import ConfigError, DataError
 
 
@@ -122,3 +122,30 @@ def test_refinement_can_train_on_random_crops(tiny_root):
     assert inputs.shape == (2, 32, 24, 4) and target.shape == (2, 32, 24, 1)
     with pytest.raises(ConfigError, match="train.input.crop"):
         make_dataset(files, stage="fine", size=(64, 48), crop=[80, 24])
+
+
+def test_refinement_targets_carry_foreground_minus_background_for_the_compositional_loss(tiny_root, tmp_path):
+    from matting.data.features import encode_example
+    from matting.ops import resize
+
+    files = split_files(tiny_root / "data/shards/tiny", "val")
+    ds = make_dataset(files, stage="fine", size=(48, 40), coarse_size=(16, 16), batch_size=2, training=False,
+                      layers=True)  # fmt: skip
+    inputs, target = next(iter(ds))
+    assert inputs.shape == (2, 48, 40, 4) and target.shape == (2, 48, 40, 4)
+    record = next(iter(read_records(files, layers=True)))
+    expected = resize(record["foreground"], (48, 40)) - resize(record["background"], (48, 40))
+    np.testing.assert_allclose(target[0, ..., 1:].numpy(), expected.numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        target[0, ..., :1].numpy(), resize(record["alpha"], (48, 40)).numpy(), atol=1e-5
+    )
+    # Cropped training batches keep the four target channels.
+    crops = make_dataset(files, stage="fine", size=(48, 40), batch_size=2, crop=[24, 20], layers=True)
+    assert next(iter(crops))[1].shape == (2, 24, 20, 4)
+
+    plain = tmp_path / "train-00000-of-00001.tfrecord"
+    with tf.io.TFRecordWriter(str(plain)) as writer:
+        blank = np.zeros((8, 8), np.uint8)
+        writer.write(encode_example(np.zeros((8, 8, 3), np.uint8), blank, blank, source="s", sample_id="0"))
+    with pytest.raises(ConfigError, match="data.build.layers=true"):
+        make_dataset([str(plain)], stage="fine", size=(8, 8), layers=True)

@@ -1,19 +1,30 @@
 """Training augmentation with albumentations, run inside tf.data.
 
-Geometric transforms (flip, scale and crop) move the image, the alpha and the coarse mask together,
-the masks resampled bilinearly (an alpha matte is not a label map); photometric ones (colour
-jitter, blur, noise, JPEG re-compression) touch the image only.
+Geometric transforms (flip, scale and crop) move the image, the alpha, the coarse mask and the
+foreground and background layers (when the records hold them) together, the masks resampled
+bilinearly (an alpha matte is not a label map); photometric ones (colour jitter, blur, noise, JPEG
+re-compression) touch the image only: the layers keep their true colours for the compositional loss.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import albumentations as A
 import cv2
 import numpy as np
 import tensorflow as tf
 
-from matting.data.features import ALPHA, COARSE, IMAGE
+from matting.data.features import ALPHA, BACKGROUND, COARSE, FOREGROUND, IMAGE
 from matting.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Two albumentations pipelines: ``geometric`` for every target, ``photometric`` for the image."""
+
+    geometric: A.Compose
+    photometric: A.Compose
 
 
 def build_augmentation(
@@ -25,13 +36,13 @@ def build_augmentation(
     blur: float = 0.1,
     noise: float = 0.1,
     jpeg: float = 0.2,
-) -> A.Compose:
+) -> Augmentation:
     """The augmentation; each argument but ``crop_scale`` is the probability of one transform."""
     for name, p in {"flip": flip, "crop": crop, "colour": colour, "blur": blur, "noise": noise,
                     "jpeg": jpeg}.items():  # fmt: skip
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"train.input.augment.{name} is a probability in [0, 1], got {p}")
-    return A.Compose(
+    geometric = A.Compose(
         [
             A.HorizontalFlip(p=flip),
             A.Affine(
@@ -41,40 +52,53 @@ def build_augmentation(
                 interpolation=cv2.INTER_LINEAR,
                 mask_interpolation=cv2.INTER_LINEAR,
             ),  # fmt: skip
+        ],
+        additional_targets={"alpha": "mask", "coarse": "mask", "fg": "image", "bg": "image"},
+    )
+    photometric = A.Compose(
+        [
             A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.03, p=colour),
             A.GaussianBlur(blur_limit=(3, 5), p=blur),
             A.GaussNoise(std_range=(0.01, 0.04), p=noise),
             A.ImageCompression(quality_range=(50, 95), p=jpeg),
-        ],
-        additional_targets={"alpha": "mask", "coarse": "mask"},
+        ]
     )
+    return Augmentation(geometric, photometric)
 
 
-def augment_arrays(transform: A.Compose, image, alpha, coarse):
-    """Apply ``transform`` to uint8 ``image`` [H, W, 3], ``alpha`` and ``coarse`` [H, W]."""
-    out = transform(image=image, alpha=alpha, coarse=coarse)
-    return out["image"], out["alpha"], out["coarse"]
+def augment_arrays(transform: Augmentation, image, alpha, coarse, layers=None):
+    """Apply ``transform`` to uint8 ``image`` [H, W, 3], ``alpha`` and ``coarse`` [H, W], and the
+    optional ``layers`` (foreground, background [H, W, 3]); returns them in the same order."""
+    extra = {"fg": layers[0], "bg": layers[1]} if layers is not None else {}
+    moved = transform.geometric(image=image, alpha=alpha, coarse=coarse, **extra)
+    out = (transform.photometric(image=moved["image"])["image"], moved["alpha"], moved["coarse"])
+    return out if layers is None else (*out, (moved["fg"], moved["bg"]))
 
 
-def tf_augment(transform: A.Compose):
-    """A ``tf.data`` map function applying ``transform`` to a parsed example (float in [0, 1])."""
+def tf_augment(transform: Augmentation):
+    """A ``tf.data`` map function applying ``transform`` to a parsed example (float in [0, 1]),
+    its layers too when it holds them."""
+    to_u8 = lambda x: np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)  # noqa: E731
+    to_float = lambda x: x.astype(np.float32) / 255.0  # noqa: E731
 
-    def apply(image, alpha, coarse):
-        to_u8 = lambda x: np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)  # noqa: E731
-        image, alpha, coarse = augment_arrays(
-            transform, to_u8(image), to_u8(alpha[..., 0]), to_u8(coarse[..., 0])
-        )
-        return (image.astype(np.float32) / 255.0, alpha[..., None].astype(np.float32) / 255.0,
-                coarse[..., None].astype(np.float32) / 255.0)  # fmt: skip
+    def apply(image, alpha, coarse, *layers):
+        out = augment_arrays(
+            transform, to_u8(image), to_u8(alpha[..., 0]), to_u8(coarse[..., 0]),
+            tuple(to_u8(layer) for layer in layers) if layers else None,
+        )  # fmt: skip
+        moved_layers = out[3] if layers else ()
+        return (to_float(out[0]), to_float(out[1])[..., None], to_float(out[2])[..., None],
+                *(to_float(layer) for layer in moved_layers))  # fmt: skip
 
     def augment(example: dict) -> dict:
-        image, alpha, coarse = tf.numpy_function(
-            apply, [example[IMAGE], example[ALPHA], example[COARSE]], [tf.float32] * 3, stateful=True
+        keys = [IMAGE, ALPHA, COARSE] + [k for k in (FOREGROUND, BACKGROUND) if k in example]
+        outputs = tf.numpy_function(
+            apply, [example[k] for k in keys], [tf.float32] * len(keys), stateful=True
         )
         shape = tf.shape(example[IMAGE])
-        example[IMAGE] = tf.reshape(image, shape)
-        example[ALPHA] = tf.reshape(alpha, tf.concat([shape[:2], [1]], 0))
-        example[COARSE] = tf.reshape(coarse, tf.concat([shape[:2], [1]], 0))
+        mask_shape = tf.concat([shape[:2], [1]], 0)
+        for key, value in zip(keys, outputs, strict=True):
+            example[key] = tf.reshape(value, mask_shape if key in (ALPHA, COARSE) else shape)
         return example
 
     return augment

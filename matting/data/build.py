@@ -92,14 +92,22 @@ def make_composite(
     *,
     scale_range=(0.6, 1.0),
     max_offset=0.15,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One composite: uint8 image ``[H, W, 3]``, alpha ``[H, W]`` and binary coarse mask ``[H, W]``."""
+    layers: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """One composite: uint8 image ``[H, W, 3]``, alpha ``[H, W]``, binary coarse mask ``[H, W]``
+    and, with ``layers``, the foreground (its colours in its box, the background elsewhere) and
+    the background ``[H, W, 3]``; else ``None``."""
     fg, alpha = item.load()  # uint8 throughout: the stored alpha is exactly the placed one
     placed = place_foreground(fg, alpha, size, rng, scale_range=tuple(scale_range), max_offset=max_offset)
-    image = placed.over(cover_crop(read_image(bg_path), size, rng), inplace=True)
+    bg = cover_crop(read_image(bg_path), size, rng)
+    image = placed.over(bg, inplace=not layers)
+    if layers:
+        foreground = bg.copy()
+        foreground[placed.box] = placed.fg
+        layers = (foreground, bg)
     alpha = placed.canvas_alpha()
     # The mask from the stored 8-bit alpha, so records agree exactly: alpha > 0.5 <=> alpha >= 128.
-    return image, alpha, cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1]
+    return image, alpha, cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1], layers or None
 
 
 @dataclass
@@ -125,13 +133,15 @@ def build_shard(task: ShardTask) -> int:
         item = task.foregrounds[i % len(task.foregrounds)]
         rng = np.random.default_rng([o["seed"], task.split_index, i])
         bg_path = task.backgrounds[int(rng.integers(len(task.backgrounds)))]
-        image, alpha, coarse = make_composite(
-            item, bg_path, o["size"], rng, scale_range=o["scale_range"], max_offset=o["max_offset"]
-        )
+        image, alpha, coarse, layers = make_composite(
+            item, bg_path, o["size"], rng, scale_range=o["scale_range"], max_offset=o["max_offset"],
+            layers=o["layers"],
+        )  # fmt: skip
         records.append(
             encode_example(
                 image, alpha, coarse, source=item.source, coarse_quality=item.coarse_quality,
                 sample_id=f"{task.split}/{i}:{item.id}+{bg_path.name}", jpeg_quality=o["jpeg_quality"],
+                layers=layers,
             )
         )  # fmt: skip
     _write_shard(Path(task.path), records)
@@ -185,6 +195,7 @@ def build_dataset(
     scale_range=(0.6, 1.0),
     max_offset: float = 0.15,
     jpeg_quality: int = 95,
+    layers: bool = False,
     seed: int = 0,
     workers: int = 1,
 ) -> dict:
@@ -192,6 +203,8 @@ def build_dataset(
 
     ``counts`` gives the number of composites per split, ``holdout`` the fraction of foregrounds
     and of backgrounds kept for val and test (no foreground or background is shared between splits).
+    ``layers`` also stores each composite's foreground and background (two more JPEGs a record),
+    which the refinement stage's compositional loss needs.
     """
     counts = {"train": 1000, "val": 100, "test": 100, **(counts or {})}
     holdout = {"val": 0.1, "test": 0.1, **(holdout or {})}
@@ -206,7 +219,7 @@ def build_dataset(
         "sources": sources, "backgrounds": backgrounds, "size": list(size), "counts": counts,
         "holdout": holdout, "samples_per_shard": samples_per_shard,
         "scale_range": list(scale_range), "max_offset": max_offset,
-        "jpeg_quality": jpeg_quality, "seed": seed,
+        "jpeg_quality": jpeg_quality, "layers": bool(layers), "seed": seed,
     }  # fmt: skip
     skipped: list[dict] = []
     bg_paths = list_backgrounds(backgrounds)
@@ -237,7 +250,7 @@ def build_dataset(
             )
     write_atomic(out / BUILD_FILE, _settings_text(settings).encode())  # the folder is now ours
     options = {"size": size, "seed": seed, "scale_range": tuple(scale_range), "max_offset": max_offset,
-               "jpeg_quality": jpeg_quality}  # fmt: skip
+               "jpeg_quality": jpeg_quality, "layers": bool(layers)}  # fmt: skip
     manifest = {"settings": settings, "splits": {}, "skipped": skipped}
     started = time.perf_counter()
     for split_index, split in enumerate(SPLITS):

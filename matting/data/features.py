@@ -11,7 +11,13 @@ key                type     content
 ``coarse_quality`` int64    1 when ``alpha`` itself only comes from a coarse mask (COCO), else 0
 ``source``         bytes    name of the foreground source (config entry)
 ``sample_id``      bytes    ``{split}/{index}:{foreground id}+{background id}``
+``foreground``     bytes    optional (``data.build.layers``): JPEG, the foreground's colours
+                            in its placed box, the background elsewhere
+``background``     bytes    optional, with ``foreground``: JPEG, the background alone
 =================  =======  ===============================================================
+
+``image = alpha * foreground + (1 - alpha) * background`` (before JPEG rounding): the layers let
+the refinement stage's compositional loss compare ``(pred - alpha) * (foreground - background)``.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ COARSE = "coarse"
 COARSE_QUALITY = "coarse_quality"
 SOURCE = "source"
 SAMPLE_ID = "sample_id"
+FOREGROUND = "foreground"
+BACKGROUND = "background"
 
 FEATURE_SPEC = {
     IMAGE: tf.io.FixedLenFeature([], tf.string),
@@ -35,6 +43,8 @@ FEATURE_SPEC = {
     COARSE_QUALITY: tf.io.FixedLenFeature([], tf.int64),
     SOURCE: tf.io.FixedLenFeature([], tf.string),
     SAMPLE_ID: tf.io.FixedLenFeature([], tf.string),
+    FOREGROUND: tf.io.FixedLenFeature([], tf.string, default_value=b""),
+    BACKGROUND: tf.io.FixedLenFeature([], tf.string, default_value=b""),
 }
 
 
@@ -55,13 +65,15 @@ def encode_example(
     sample_id: str,
     coarse_quality: bool = False,
     jpeg_quality: int = 95,
+    layers: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> bytes:
     """uint8 RGB ``image`` [H, W, 3], uint8 ``alpha`` and binary ``coarse`` [H, W] (0 / 255) ->
-    serialized Example."""
-    if image.shape[:2] != alpha.shape or alpha.shape != coarse.shape:
+    serialized Example. ``layers``: the uint8 RGB foreground and background [H, W, 3]."""
+    shapes = [image.shape[:2], alpha.shape, coarse.shape] + [layer.shape[:2] for layer in layers or ()]
+    if len(set(shapes)) != 1:
         raise ValueError(
-            f"{sample_id}: image {image.shape}, alpha {alpha.shape} and coarse {coarse.shape} "
-            "must have one height and width"
+            f"{sample_id}: image {image.shape}, alpha {alpha.shape}, coarse {coarse.shape} and "
+            f"layers {[layer.shape for layer in layers or ()]} must have one height and width"
         )
     feature = {
         IMAGE: _bytes(encode_jpeg(image, jpeg_quality)),
@@ -71,22 +83,27 @@ def encode_example(
         SOURCE: _bytes(source.encode()),
         SAMPLE_ID: _bytes(sample_id.encode()),
     }
+    if layers is not None:
+        feature[FOREGROUND] = _bytes(encode_jpeg(layers[0], jpeg_quality))
+        feature[BACKGROUND] = _bytes(encode_jpeg(layers[1], jpeg_quality))
     # deterministic: map fields sorted by key, so the bytes do not depend on the hash seed of
     # the process (each worker has its own): one config gives byte-identical shards.
     example = tf.train.Example(features=tf.train.Features(feature=feature))
     return example.SerializeToString(deterministic=True)
 
 
-def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+def parse_example(serialized: tf.Tensor, layers: bool = False) -> dict[str, tf.Tensor]:
     """Serialized Example -> ``image`` [H, W, 3], ``alpha`` and ``coarse`` [H, W, 1] float32 in
-    [0, 1], plus ``coarse_quality`` (int64), ``source`` and ``sample_id`` (strings)."""
+    [0, 1], plus ``coarse_quality`` (int64), ``source`` and ``sample_id`` (strings); with ``layers``,
+    ``foreground`` and ``background`` [H, W, 3] too (the records must hold them: see
+    :func:`has_layers`)."""
     features = tf.io.parse_single_example(serialized, FEATURE_SPEC)
 
     def decode(key: str, channels: int) -> tf.Tensor:
         pixels = tf.io.decode_image(features[key], channels=channels, expand_animations=False)
         return tf.image.convert_image_dtype(pixels, tf.float32)
 
-    return {
+    parsed = {
         IMAGE: decode(IMAGE, 3),
         ALPHA: decode(ALPHA, 1),
         COARSE: decode(COARSE, 1),
@@ -94,6 +111,18 @@ def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         SOURCE: features[SOURCE],
         SAMPLE_ID: features[SAMPLE_ID],
     }
+    if layers:
+        parsed[FOREGROUND], parsed[BACKGROUND] = decode(FOREGROUND, 3), decode(BACKGROUND, 3)
+    return parsed
+
+
+def has_layers(shard: str) -> bool:
+    """Whether the records of ``shard`` hold the foreground and background layers (its first
+    record tells: one build writes them for all or none)."""
+    for serialized in tf.data.TFRecordDataset(shard).take(1):
+        example = tf.train.Example.FromString(serialized.numpy())
+        return FOREGROUND in example.features.feature and BACKGROUND in example.features.feature
+    return False
 
 
 def shard_name(split: str, index: int, count: int) -> str:

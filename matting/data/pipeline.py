@@ -13,7 +13,17 @@ from pathlib import Path
 import tensorflow as tf
 
 from matting.data.augment import build_augmentation, tf_augment
-from matting.data.features import ALPHA, COARSE, COARSE_QUALITY, IMAGE, parse_example, shard_pattern
+from matting.data.features import (
+    ALPHA,
+    BACKGROUND,
+    COARSE,
+    COARSE_QUALITY,
+    FOREGROUND,
+    IMAGE,
+    has_layers,
+    parse_example,
+    shard_pattern,
+)
 from matting.errors import ConfigError, DataError
 from matting.ops import resize
 
@@ -36,9 +46,10 @@ def count_records(files: list[str]) -> int:
     return int(tf.data.TFRecordDataset(files).reduce(0, lambda n, _: n + 1))
 
 
-def read_records(files: list[str]) -> tf.data.Dataset:
+def read_records(files: list[str], layers: bool = False) -> tf.data.Dataset:
     """Every record of ``files`` parsed (see :func:`parse_example`), in file order."""
-    return tf.data.TFRecordDataset(files).map(parse_example, num_parallel_calls=tf.data.AUTOTUNE)
+    parse = lambda record: parse_example(record, layers)  # noqa: E731
+    return tf.data.TFRecordDataset(files).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -126,12 +137,15 @@ def make_dataset(
     coarse_quality_weight: float | None = None,
     coarse_model=None,
     crop: list[int] | None = None,
+    layers: bool = False,
     seed: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``(inputs, target)`` for ``stage``; training repeats forever and shuffles.
 
     coarse: inputs ``[B, h, w, 3]``, target ``[B, h, w, 1]`` (the coarse mask).
-    fine:   inputs ``[B, h, w, 4]`` (image + degraded mask), target ``[B, h, w, 1]`` (alpha).
+    fine:   inputs ``[B, h, w, 4]`` (image + degraded mask), target ``[B, h, w, 1]`` (alpha); with
+            ``layers``, target ``[B, h, w, 4]``: alpha, then foreground - background (the
+            compositional loss's weights; the records must hold the layers).
 
     ``coarse_quality_weight``: batches become ``(inputs, target, weight)``, the weight of records
     whose alpha is only a coarse mask (COCO, mask folders) set to it, others 1. ``coarse_model``
@@ -149,6 +163,13 @@ def make_dataset(
     size = [int(s) for s in size]
     if crop is not None and (len(crop) != 2 or not 0 < crop[0] <= size[0] or not 0 < crop[1] <= size[1]):
         raise ConfigError(f"train.input.crop must be (height, width) within model size {size}, got {crop}")
+    layers = layers and stage == "fine"
+    if layers and not has_layers(files[0]):
+        raise ConfigError(
+            f"{files[0]}: its records hold no foreground and background layers, which the "
+            "compositional loss needs: rebuild the dataset with data.build.layers=true, or set "
+            "train.loss.composition_weight=0"
+        )
 
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training:
@@ -158,7 +179,7 @@ def make_dataset(
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)  # fmt: skip
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
-    ds = ds.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda record: parse_example(record, layers), num_parallel_calls=tf.data.AUTOTUNE)
     if training and augment is not None:
         # albumentations on the full-resolution record; image, alpha and mask move together.
         ds = ds.map(tf_augment(build_augmentation(**augment)), num_parallel_calls=tf.data.AUTOTUNE)
@@ -169,15 +190,20 @@ def make_dataset(
         if stage == "coarse":
             return image, resize(example[COARSE], size)
         alpha = resize(example[ALPHA], size)
+        target = alpha
+        if layers:
+            difference = resize(example[FOREGROUND], size) - resize(example[BACKGROUND], size)
+            target = tf.concat([alpha, difference], axis=-1)
         # Evaluation degrades each record the same way every epoch; training draws afresh.
         mask_seed = None if training else tf.stack([tf.constant(seed or 0, tf.int64), index])
         coarse = degrade_alpha(alpha, coarse_size=coarse_size, seed=mask_seed, **(degrade or {}))
         inputs = tf.concat([image, coarse], axis=-1)
         if training and crop:
             # The mask is degraded on the whole frame (as a coarse net sees it), then cropped.
-            stacked = tf.image.random_crop(tf.concat([inputs, alpha], axis=-1), [*crop, 5])
+            stacked = tf.concat([inputs, target], axis=-1)
+            stacked = tf.image.random_crop(stacked, [*crop, stacked.shape[-1]])
             return stacked[..., :4], stacked[..., 4:]
-        return inputs, alpha
+        return inputs, target
 
     def with_weight(index, example: dict):
         weight = tf.where(example[COARSE_QUALITY] == 1, float(coarse_quality_weight), 1.0)
