@@ -51,12 +51,16 @@ def main() -> None:
         items, _ = load_sources(entries)
         bgs = list_backgrounds(backgrounds)
         options = {"size": tuple(args.size), "seed": 0, "scale_range": (0.6, 1.0), "max_offset": 0.15,
-                   "jpeg_quality": 95}  # fmt: skip
-        task = ShardTask(f"{tmp}/bench.tfrecord", "train", 0, range(args.count), items, bgs, options)
-        cv2.setNumThreads(1)  # both measured as in a builder worker: one core, OpenCV on one thread
-        started = time.perf_counter()
-        build_shard(task)
-        build_rate = args.count / (time.perf_counter() - started)
+                   "jpeg_quality": 95, "layer_quality": 90}  # fmt: skip
+        cv2.setNumThreads(1)  # everything measured as in a builder worker: one core, OpenCV on one thread
+        rates, sizes = {}, {}
+        for layers in (False, True):
+            path = f"{tmp}/bench-{layers}.tfrecord"
+            task = ShardTask(path, "train", 0, range(args.count), items, bgs, {**options, "layers": layers})
+            started = time.perf_counter()
+            build_shard(task)
+            rates[layers] = args.count / (time.perf_counter() - started)
+            sizes[layers] = Path(path).stat().st_size / args.count
 
         # The limit: decode a foreground photo and a background, encode one JPEG at the output size.
         started = time.perf_counter()
@@ -67,14 +71,17 @@ def main() -> None:
             encode_jpeg(canvas, 95)
         io_rate = args.count / (time.perf_counter() - started)
 
-    hours = 90_000 / (build_rate * 16) / 3600
     print(f"\n{args.count} composites at {args.size[0]}x{args.size[1]} from the {label}, one worker.\n")
-    print("| measure | per second (one worker) |")
-    print("|---|---|")
-    print(f"| composites written (read, place, blend, encode JPEG + 2 PNG, TFRecord) | {build_rate:.1f} |")
-    print(f"| JPEG decode (fg + bg) + encode of the same images: the practical limit | {io_rate:.1f} |")
-    print(f"\nbuilder at {100 * build_rate / io_rate:.0f}% of the limit; 90k composites on 16 workers: "
-          f"about {hours * 60:.1f} minutes")  # fmt: skip
+    print("| measure | per second (one worker) | % of limit | kB per record | 90k on 16 workers |")
+    print("|---|---|---|---|---|")
+    rows = {False: "composites: read, place, blend, encode JPEG + 2 PNG, TFRecord",
+            True: "composites with layers (+ foreground and background JPEGs at quality 90)"}  # fmt: skip
+    for layers, label in rows.items():
+        minutes = 90_000 / (rates[layers] * 16) / 60
+        print(f"| {label} | {rates[layers]:.1f} | {100 * rates[layers] / io_rate:.0f}% | "
+              f"{sizes[layers] / 1000:.0f} | {minutes:.1f} min |")  # fmt: skip
+    limit = "JPEG decode (fg + bg) + encode of the same images: the practical limit"
+    print(f"| {limit} | {io_rate:.1f} | 100% | | |")
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ def build_shard(task: ShardTask) -> int:
             encode_example(
                 image, alpha, coarse, source=item.source, coarse_quality=item.coarse_quality,
                 sample_id=f"{task.split}/{i}:{item.id}+{bg_path.name}", jpeg_quality=o["jpeg_quality"],
-                layers=layers,
+                layers=layers, layer_quality=o["layer_quality"],
             )
         )  # fmt: skip
     _write_shard(Path(task.path), records)
@@ -196,6 +196,7 @@ def build_dataset(
     max_offset: float = 0.15,
     jpeg_quality: int = 95,
     layers: bool = False,
+    layer_quality: int = 90,
     seed: int = 0,
     workers: int = 1,
 ) -> dict:
@@ -203,8 +204,8 @@ def build_dataset(
 
     ``counts`` gives the number of composites per split, ``holdout`` the fraction of foregrounds
     and of backgrounds kept for val and test (no foreground or background is shared between splits).
-    ``layers`` also stores each composite's foreground and background (two more JPEGs a record),
-    which the refinement stage's compositional loss needs.
+    ``layers`` also stores each composite's foreground and background (two more JPEGs a record,
+    at ``layer_quality``), which the refinement stage's compositional loss needs.
     """
     counts = {"train": 1000, "val": 100, "test": 100, **(counts or {})}
     holdout = {"val": 0.1, "test": 0.1, **(holdout or {})}
@@ -219,7 +220,7 @@ def build_dataset(
         "sources": sources, "backgrounds": backgrounds, "size": list(size), "counts": counts,
         "holdout": holdout, "samples_per_shard": samples_per_shard,
         "scale_range": list(scale_range), "max_offset": max_offset,
-        "jpeg_quality": jpeg_quality, "layers": bool(layers), "seed": seed,
+        "jpeg_quality": jpeg_quality, "layers": bool(layers), "layer_quality": layer_quality, "seed": seed,
     }  # fmt: skip
     skipped: list[dict] = []
     bg_paths = list_backgrounds(backgrounds)
@@ -249,8 +250,10 @@ def build_dataset(
                 "backgrounds: add data or lower data.build.holdout"
             )
     write_atomic(out / BUILD_FILE, _settings_text(settings).encode())  # the folder is now ours
-    options = {"size": size, "seed": seed, "scale_range": tuple(scale_range), "max_offset": max_offset,
-               "jpeg_quality": jpeg_quality, "layers": bool(layers)}  # fmt: skip
+    options = {
+        key: settings[key] for key in ("seed", "max_offset", "jpeg_quality", "layers", "layer_quality")
+    }
+    options.update(size=size, scale_range=tuple(scale_range))
     manifest = {"settings": settings, "splits": {}, "skipped": skipped}
     started = time.perf_counter()
     for split_index, split in enumerate(SPLITS):
