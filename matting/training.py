@@ -51,20 +51,37 @@ def alpha_mse(y_true, y_pred):
     return keras.ops.mean(keras.ops.square(y_pred - y_true[..., :1]), axis=[1, 2, 3])
 
 
+def save_model(model: keras.Model, path: Path) -> None:
+    """``model.save(path)`` under a temporary name, then renamed: never a truncated file."""
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
 class TrainingState(keras.callbacks.Callback):
     """Exact resume: the model and optimizer weights and the position in training, written every
-    ``every`` steps (``None``: at epoch ends only) and at each epoch end.
+    ``every`` steps (``None``: at epoch ends only) and at each epoch end; with them, ``latest``
+    (a ``.keras`` model every ``every`` steps) and ``best`` (whenever the validation MSE improves).
 
     Each state is a ``step-{N}.weights.h5`` file written under a temporary name and renamed, then
     ``state.json`` (step, epoch, best validation MSE so far, the previous state's file) replaced the
     same way: a kill at any instant, ``kill -9`` included, leaves ``state.json`` naming a complete
-    file. The two newest states are kept; :meth:`restore` falls back to the older one if the newer
-    cannot be read.
+    file, and no truncated model file. The two newest states are kept; :meth:`restore` falls back to
+    the older one if the newer cannot be read.
     """
 
-    def __init__(self, folder: Path, steps_per_epoch: int, every: int | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        steps_per_epoch: int,
+        every: int | None = None,
+        *,
+        best: Path | None = None,
+        latest: Path | None = None,
+    ):
         super().__init__()
         self.folder, self.steps_per_epoch, self.every = Path(folder), steps_per_epoch, every
+        self.best_path, self.latest_path = best, latest
         self.step, self.best = 0, None
 
     @property
@@ -95,12 +112,16 @@ class TrainingState(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
         if self.every and self.step % self.every == 0:
+            if self.latest_path:
+                save_model(self.model, self.latest_path)
             self._save()
 
     def on_epoch_end(self, epoch, logs=None):
         val = (logs or {}).get("val_mse")
         if val is not None and np.isfinite(val) and (self.best is None or val < self.best):
             self.best = float(val)
+            if self.best_path:
+                save_model(self.model, self.best_path)
         self._save()
 
     def _save(self) -> None:
@@ -214,26 +235,15 @@ def fit_model(
     lr = learning_rate_schedule(learning_rate, schedule, epochs * steps_per_epoch)
     metrics = [keras.metrics.MeanMetricWrapper(alpha_mse, name="mse"), SAD()]
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=metrics, jit_compile=jit_compile)
-    state = TrainingState(out / "backup", steps_per_epoch, checkpoint_every)
+    latest = out / f"{stem}_latest.keras" if checkpoint_every else None
+    state = TrainingState(out / "backup", steps_per_epoch, checkpoint_every, best=best, latest=latest)
     start = state.restore(model)
     callbacks = [
-        StopOnNonFinite(),  # first: a non-finite step stops before any state is saved
+        StopOnNonFinite(),  # first: a non-finite step stops before anything is saved
         state,
         keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), update_freq="epoch"),
     ]
-    if checkpoint_every:  # a model file every N steps too, beside the training state
-        latest = out / f"{stem}_latest.keras"
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(latest), save_freq=checkpoint_every))
     if val_ds is not None:
-        callbacks.append(
-            keras.callbacks.ModelCheckpoint(
-                str(best),
-                monitor="val_mse",
-                mode="min",
-                save_best_only=True,
-                initial_value_threshold=state.best,
-            )
-        )
         batch_size = int(tf.shape(next(iter(train_ds))[0])[0])
         callbacks.append(EpochSummaries(next(iter(val_ds)), str(out / "tensorboard" / "images"), batch_size))
     # A state saved inside an epoch: that epoch's remaining steps first, then the whole epochs.
@@ -252,10 +262,7 @@ def fit_model(
         for key, values in run.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
     seconds = time.perf_counter() - started
-    # Save beside the final name, then rename: a run killed while saving leaves no truncated file.
-    tmp = last.with_name(f".{last.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, last)
+    save_model(model, last)
     shutil.rmtree(out / "backup", ignore_errors=True)  # training complete: nothing to resume
     return {
         "history": history,

@@ -205,3 +205,24 @@ def test_refinement_trains_on_a_coarse_nets_masks_with_weights(trained, tiny_roo
     assert np.isfinite(result["history"]["loss"]).all()
     with pytest.raises(CheckpointError, match="no such coarse checkpoint"):
         train(compose_config("train_fine", overrides + ["train.coarse_predictions=/nope.keras", "name=x"]))
+
+
+def test_the_best_checkpoint_is_replaced_only_by_a_better_one_across_a_resume(tmp_path):
+    net = build_coarse_unet(filters=[4, 8])
+    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss("coarse"))
+    best = tmp_path / "coarse_best.keras"
+
+    def epoch_end(state, val_mse):
+        state.set_model(net)
+        state.on_epoch_end(0, {"val_mse": val_mse})
+        return best.stat().st_ino if best.is_file() else None  # a new file at each write (renamed)
+
+    first = TrainingState(tmp_path / "backup", steps_per_epoch=3, best=best)
+    written = epoch_end(first, 0.5)
+    assert written and epoch_end(first, 0.7) == written  # worse: kept
+    resumed = TrainingState(tmp_path / "backup", steps_per_epoch=3, best=best)
+    resumed.restore(net)
+    assert resumed.best == 0.5
+    assert epoch_end(resumed, 0.6) == written  # still worse than before the restart
+    assert epoch_end(resumed, 0.4) != written
+    assert not list(tmp_path.glob(".*tmp*"))
