@@ -128,6 +128,8 @@ def encode_png(image: np.ndarray, *, bilevel: bool = False) -> bytes:
     """uint8 RGB ``[H, W, 3]`` or single-channel ``[H, W]`` -> PNG bytes. ``bilevel`` writes a
     0 / 255 mask as a 1-bit PNG (smaller and about 2x faster); decoders give back 0 / 255."""
     if image.ndim == 3:
+        if bilevel:
+            raise ValueError(f"a 1-bit PNG holds a single-channel mask, not an array of shape {image.shape}")
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         params = []
     else:  # mattes: the "up" filter alone is faster and about 35% smaller than the adaptive choice

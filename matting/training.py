@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,16 +59,33 @@ def save_model(model: keras.Model, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def is_chief() -> bool:
+    """Whether this process writes checkpoints: always, but for the non-chief workers of a
+    ``MultiWorkerMirroredStrategy`` (they save to a scratch folder, which the strategy requires)."""
+    return bool(getattr(tf.distribute.get_strategy().extended, "should_checkpoint", True))
+
+
+STATE_FILE = "state.json"
+
+
+def saved_step(folder: str | Path) -> int:
+    """The step of the training state saved in ``folder`` (0: none)."""
+    path = Path(folder) / STATE_FILE
+    return int(json.loads(path.read_text())["step"]) if path.is_file() else 0
+
+
 class TrainingState(keras.callbacks.Callback):
     """Exact resume: the model and optimizer weights and the position in training, written every
     ``every`` steps (``None``: at epoch ends only) and at each epoch end; with them, ``latest``
     (a ``.keras`` model every ``every`` steps) and ``best`` (whenever the validation MSE improves).
 
     Each state is a ``step-{N}.weights.h5`` file written under a temporary name and renamed, then
-    ``state.json`` (step, epoch, best validation MSE so far, the previous state's file) replaced the
-    same way: a kill at any instant, ``kill -9`` included, leaves ``state.json`` naming a complete
-    file, and no truncated model file. The two newest states are kept; :meth:`restore` falls back to
-    the older one if the newer cannot be read.
+    ``state.json`` (step, steps per epoch, best validation MSE so far, the previous state) replaced
+    the same way: a kill at any instant, ``kill -9`` included, leaves ``state.json`` naming a
+    complete file, and no truncated model file. The two newest states are kept; :meth:`restore`
+    falls back to the older one if the newer cannot be read. The best model is renamed into place
+    only after ``state.json`` records its score, so a kill between the two keeps an older best,
+    never a worse one.
     """
 
     def __init__(
@@ -82,17 +100,27 @@ class TrainingState(keras.callbacks.Callback):
         super().__init__()
         self.folder, self.steps_per_epoch, self.every = Path(folder), steps_per_epoch, every
         self.best_path, self.latest_path = best, latest
-        self.step, self.best = 0, None
+        self.step, self.best, self.saved = 0, None, None
+        # Every worker restores from ``folder``; only the chief writes there (see is_chief).
+        self.target = self.folder if is_chief() else Path(tempfile.mkdtemp(prefix="matting-worker-"))
 
     @property
     def _json(self) -> Path:
-        return self.folder / "state.json"
+        return self.folder / STATE_FILE
 
     def restore(self, model: keras.Model) -> int:
-        """Load the newest readable state into ``model`` (compiled); returns its step (0: none)."""
+        """Load the newest readable state into ``model`` (compiled); returns its step (0: none).
+        A state saved with another number of steps per epoch is refused."""
+        for leftover in self.folder.glob(".tmp-*"):  # a write cut short by a kill
+            leftover.unlink(missing_ok=True)
         if not self._json.is_file():
             return 0
         state = json.loads(self._json.read_text())
+        if state.get("steps_per_epoch", self.steps_per_epoch) != self.steps_per_epoch:
+            raise CheckpointError(
+                f"{self._json}: saved with train.fit.steps_per_epoch={state['steps_per_epoch']}, not "
+                f"{self.steps_per_epoch}: resume with the same value, or delete {self.folder} to start over"
+            )
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         for name, step in (
@@ -106,6 +134,7 @@ class TrainingState(keras.callbacks.Callback):
             except (OSError, ValueError):
                 continue
             self.step, self.best = int(step), state.get("best")
+            self.saved = {"file": name, "step": self.step}  # the next save names the one loaded
             return self.step
         raise CheckpointError(f"{self.folder}: no readable training state; delete the folder to start over")
 
@@ -113,30 +142,37 @@ class TrainingState(keras.callbacks.Callback):
         self.step += 1
         if self.every and self.step % self.every == 0:
             if self.latest_path:
-                save_model(self.model, self.latest_path)
+                save_model(self.model, self._where(self.latest_path))
             self._save()
 
     def on_epoch_end(self, epoch, logs=None):
         val = (logs or {}).get("val_mse")
-        if val is not None and np.isfinite(val) and (self.best is None or val < self.best):
+        improved = val is not None and np.isfinite(val) and (self.best is None or val < self.best)
+        if improved:
             self.best = float(val)
-            if self.best_path:
-                save_model(self.model, self.best_path)
         self._save()
+        if improved and self.best_path:
+            save_model(self.model, self._where(self.best_path))
+
+    def _where(self, path: Path) -> Path:
+        return path if self.target == self.folder else self.target / path.name
 
     def _save(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.target.mkdir(parents=True, exist_ok=True)
         name = f"step-{self.step}.weights.h5"
-        tmp = self.folder / f".tmp-{name}"
-        self.model.save_weights(tmp)
-        os.replace(tmp, self.folder / name)
-        before = json.loads(self._json.read_text()) if self._json.is_file() else {}
-        previous = before.get("file") if before.get("file") != name else before.get("previous")
+        before = self.saved or {}
+        if before.get("file") != name:  # a step saved at a batch end needs no second copy at epoch end
+            tmp = self.target / f".tmp-{name}"
+            self.model.save_weights(tmp)
+            os.replace(tmp, self.target / name)
+            before = {**before, "previous": before.get("file"), "previous_step": before.get("step")}
         state = {"step": self.step, "epoch": self.step // self.steps_per_epoch, "best": self.best,
-                 "file": name, "previous": previous, "previous_step": before.get("step", 0)}  # fmt: skip
-        write_atomic(self._json, json.dumps(state, indent=1).encode())
-        for old in self.folder.glob("step-*.weights.h5"):  # keep the two that state.json names
-            if old.name not in (name, previous):
+                 "steps_per_epoch": self.steps_per_epoch, "file": name, "previous": before.get("previous"),
+                 "previous_step": before.get("previous_step")}  # fmt: skip
+        write_atomic(self.target / STATE_FILE, json.dumps(state, indent=1).encode())
+        self.saved = state
+        for old in self.target.glob("step-*.weights.h5"):  # keep the two that state.json names
+            if old.name not in (name, state["previous"]):
                 old.unlink(missing_ok=True)
 
 
@@ -217,11 +253,13 @@ def fit_model(
 
     Every ``checkpoint_every`` steps and at each epoch end, the model, the optimizer and the step
     are saved to ``out_dir/backup`` (see :class:`TrainingState`): a run killed at any point (even
-    ``kill -9``) and started again with the same ``out_dir`` resumes at exactly the saved step and
-    optimizer state, inside an epoch too (it first finishes that epoch's remaining steps). The
-    best-so-far validation MSE is part of the state, so the best checkpoint is not replaced by a
-    worse one after a resume. The backup is removed when training completes. TensorBoard logs go
-    to ``out_dir/tensorboard``; ``checkpoint_every`` also writes ``{name}_latest.keras``.
+    ``kill -9``) and started again with the same ``out_dir`` resumes at exactly the saved step,
+    weights and optimizer state, inside an epoch too (it first finishes that epoch's remaining
+    steps). The data stream is not part of the state: a resumed ``train_ds`` starts afresh
+    (:func:`train_stage` reseeds its shuffle with the step). The best-so-far validation MSE is part
+    of the state, so the best checkpoint is not replaced by a worse one after a resume. The backup
+    is removed when training completes. TensorBoard logs go to ``out_dir/tensorboard``;
+    ``checkpoint_every`` also writes ``{name}_latest.keras``.
     """
     if epochs <= 0 or steps_per_epoch <= 0:
         raise ConfigError(
@@ -248,7 +286,7 @@ def fit_model(
         callbacks.append(EpochSummaries(next(iter(val_ds)), str(out / "tensorboard" / "images"), batch_size))
     # A state saved inside an epoch: that epoch's remaining steps first, then the whole epochs.
     epoch, done = divmod(start, steps_per_epoch)
-    phases = [(epoch, epoch + 1, steps_per_epoch - done)] if done else []
+    phases = [(epoch, epoch + 1, steps_per_epoch - done)] if done and epoch < epochs else []
     epoch += bool(done)
     if epoch < epochs:
         phases.append((epoch, epochs, steps_per_epoch))
@@ -262,8 +300,8 @@ def fit_model(
         for key, values in run.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
     seconds = time.perf_counter() - started
-    save_model(model, last)
-    shutil.rmtree(out / "backup", ignore_errors=True)  # training complete: nothing to resume
+    save_model(model, state._where(last))
+    shutil.rmtree(state.target, ignore_errors=True)  # training complete: nothing to resume
     return {
         "history": history,
         "start_step": start,
@@ -335,7 +373,10 @@ def train_stage(
         common["coarse_model"] = keras.models.load_model(path, compile=False)
     # The compositional loss needs each record's foreground and background layers.
     common["layers"] = stage == "fine" and bool(loss.get("composition_weight"))
-    train_ds = make_dataset(split_files(shards_dir, "train"), training=True, **common)
+    # A resumed run draws a new shuffle order rather than replaying the batches it already saw;
+    # validation keeps its seed, so its degraded masks (and scores) stay comparable.
+    train_seed = seed + saved_step(Path(out_dir) / "backup")
+    train_ds = make_dataset(split_files(shards_dir, "train"), training=True, **{**common, "seed": train_seed})
     val_files = split_files(shards_dir, "val")
     # Validation scores every record alike: no coarse-quality weights there.
     val_ds = make_dataset(val_files, training=False, **{**common, "coarse_quality_weight": None})

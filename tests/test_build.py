@@ -53,6 +53,10 @@ def test_encode_example_round_trip_is_lossless_for_alpha_and_mask():
     np.testing.assert_array_equal(np.rint(parsed[COARSE].numpy()[..., 0] * 255), coarse)
     with pytest.raises(ValueError, match="one height and width"):
         encode_example(image, alpha[:, :5], coarse, source="s", sample_id="bad")
+    from matting.io import encode_png
+
+    with pytest.raises(ValueError, match="1-bit PNG holds a single-channel mask"):
+        encode_png(image, bilevel=True)
 
 
 def test_manifest_counts_and_disjoint_foregrounds(tiny_root):

@@ -147,5 +147,7 @@ def test_refinement_targets_carry_foreground_minus_background_for_the_compositio
     with tf.io.TFRecordWriter(str(plain)) as writer:
         blank = np.zeros((8, 8), np.uint8)
         writer.write(encode_example(np.zeros((8, 8, 3), np.uint8), blank, blank, source="s", sample_id="0"))
-    with pytest.raises(ConfigError, match="data.build.layers=true"):
-        make_dataset([str(plain)], stage="fine", size=(8, 8), layers=True)
+    with pytest.raises(ConfigError, match="data.build.layers=true"):  # any shard without layers
+        make_dataset([*files, str(plain)], stage="fine", size=(8, 8), layers=True)
+    with pytest.raises(DataError, match="no shard files"):
+        make_dataset([], stage="fine")

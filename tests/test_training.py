@@ -56,6 +56,7 @@ class Kill(keras.callbacks.Callback):
         self.step += 1
         if self.step % 4 == 0:
             np.savez(f"{out}/optimizer-{self.step}.npz", *[v.numpy() for v in self.model.optimizer.variables])
+            np.savez(f"{out}/weights-{self.step}.npz", *self.model.get_weights())
         if self.step == 10:
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -68,15 +69,17 @@ fit_model(build_coarse_unet(filters=[4, 8]), data, None, loss=make_loss("coarse"
 
 
 class Start(keras.callbacks.Callback):
-    """Records the optimizer's variables as a resumed fit starts, and the batches it runs."""
+    """Records the model's weights and the optimizer's variables as a resumed fit starts, and the
+    batches it runs."""
 
     def __init__(self):
         super().__init__()
-        self.variables, self.batches = None, 0
+        self.variables, self.weights, self.batches = None, None, 0
 
     def on_train_begin(self, logs=None):
         if self.variables is None:
             self.variables = [v.numpy().copy() for v in self.model.optimizer.variables]
+            self.weights = [w.copy() for w in self.model.get_weights()]
 
     def on_train_batch_end(self, batch, logs=None):
         self.batches += 1
@@ -105,36 +108,60 @@ def test_a_run_killed_inside_an_epoch_resumes_at_its_last_state_exactly(tmp_path
     net = build_coarse_unet(filters=[4, 8])
     result = fit_model(net, one_batch(), None, loss=make_loss("coarse"), out_dir=str(tmp_path), epochs=3,
                        steps_per_epoch=6, checkpoint_every=4, verbose=0)  # fmt: skip
-    saved = np.load(tmp_path / "optimizer-8.npz")
     assert result["start_step"] == 8 and start.batches == 18 - 8
-    assert len(start.variables) == len(saved.files)
-    for restored, expected in zip(
-        start.variables, (saved[f"arr_{i}"] for i in range(len(saved.files))), strict=True
-    ):
-        np.testing.assert_array_equal(restored, expected)  # Adam's moments and its step counter
+    for restored, file in ((start.variables, "optimizer-8.npz"), (start.weights, "weights-8.npz")):
+        saved = np.load(tmp_path / file)
+        assert len(restored) == len(saved.files)
+        for value, expected in zip(
+            restored, (saved[f"arr_{i}"] for i in range(len(saved.files))), strict=True
+        ):
+            np.testing.assert_array_equal(value, expected)  # the weights; Adam's moments and step counter
     assert int(net.optimizer.iterations.numpy()) == 18
     assert len(result["history"]["loss"]) == 2  # the rest of epoch 2, then epoch 3
     assert not (tmp_path / "backup").exists()  # removed once training completed
 
 
-def test_an_unreadable_newest_state_falls_back_to_the_previous_one(tmp_path):
+def compiled_net():
     net = build_coarse_unet(filters=[4, 8])
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss("coarse"))
-    state = TrainingState(tmp_path, steps_per_epoch=3, every=2)
-    state.set_model(net)
-    net.fit(
-        one_batch(), epochs=1, steps_per_epoch=3, callbacks=[state], verbose=0, shuffle=False
-    )  # states at 2, 3
+    return net
+
+
+def test_an_unreadable_newest_state_falls_back_to_the_previous_one(tmp_path):
+    net = compiled_net()
+    state = TrainingState(tmp_path, steps_per_epoch=3, every=3)  # saves at steps 3 and 6, twice each
+    net.fit(one_batch(), epochs=2, steps_per_epoch=3, callbacks=[state], verbose=0, shuffle=False)
     names = json.loads((tmp_path / "state.json").read_text())
-    assert (names["file"], names["previous"]) == ("step-3.weights.h5", "step-2.weights.h5")
+    assert (names["file"], names["previous"], names["previous_step"]) == (
+        "step-6.weights.h5",
+        "step-3.weights.h5",
+        3,
+    )
+    assert sorted(p.name for p in tmp_path.glob("step-*")) == ["step-3.weights.h5", "step-6.weights.h5"]
     (tmp_path / names["file"]).write_bytes(b"truncated")
-    again = build_coarse_unet(filters=[4, 8])
-    again.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss("coarse"))
-    assert TrainingState(tmp_path, steps_per_epoch=3).restore(again) == 2
-    assert int(again.optimizer.iterations.numpy()) == 2
+    (tmp_path / ".tmp-step-9.weights.h5").write_bytes(b"a write cut short by a kill")
+    again = compiled_net()
+    assert TrainingState(tmp_path, steps_per_epoch=3).restore(again) == 3
+    assert int(again.optimizer.iterations.numpy()) == 3  # the step and the optimizer agree
+    assert not list(tmp_path.glob(".tmp-*"))
+    with pytest.raises(CheckpointError, match="steps_per_epoch=3, not 4"):
+        TrainingState(tmp_path, steps_per_epoch=4).restore(again)
     (tmp_path / names["previous"]).write_bytes(b"")
     with pytest.raises(CheckpointError, match="no readable training state"):
         TrainingState(tmp_path, steps_per_epoch=3).restore(again)
+
+
+def test_a_run_killed_after_its_last_step_only_writes_its_checkpoint(tmp_path):
+    net = compiled_net()
+    state = TrainingState(tmp_path / "backup", steps_per_epoch=3)
+    net.fit(one_batch(), epochs=2, steps_per_epoch=3, callbacks=[state], verbose=0, shuffle=False)
+    # Killed before the final model was saved: the state holds all 6 steps.
+    resumed = build_coarse_unet(filters=[4, 8])
+    result = fit_model(resumed, one_batch(), None, loss=make_loss("coarse"), out_dir=str(tmp_path), epochs=2,
+                       steps_per_epoch=3, verbose=0)  # fmt: skip
+    assert result["start_step"] == 6 and result["history"] == {}
+    assert int(resumed.optimizer.iterations.numpy()) == 6
+    assert (tmp_path / "coarse.keras").is_file() and not (tmp_path / "backup").exists()
 
 
 def test_fine_tuning_loads_weights_and_freezes_the_encoder(tmp_path):
@@ -208,8 +235,8 @@ def test_refinement_trains_on_a_coarse_nets_masks_with_weights(trained, tiny_roo
 
 
 def test_the_best_checkpoint_is_replaced_only_by_a_better_one_across_a_resume(tmp_path):
-    net = build_coarse_unet(filters=[4, 8])
-    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss("coarse"))
+    net = compiled_net()
+    net.optimizer.build(net.trainable_variables)  # as after a first step
     best = tmp_path / "coarse_best.keras"
 
     def epoch_end(state, val_mse):

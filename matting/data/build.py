@@ -304,8 +304,9 @@ def _settings_text(settings: dict) -> str:
 
 
 def _fingerprint(items: list[Foreground], backgrounds: list[Path]) -> dict:
-    """The name and byte size of every input file, hashed: a build folder is reused (resumed, or
-    its manifest returned) only for the same inputs, not after files were added, removed or edited."""
+    """The path and byte size of every input file, hashed: a build folder is reused (resumed, or
+    its manifest returned) only for the same inputs, not after files were added, removed, renamed
+    or changed in size (an edit that keeps a file's size goes unnoticed)."""
     files = sorted({path for item in items for path in (item.fg_path, item.alpha_path)} | set(backgrounds))
     digest = hashlib.sha256()
     for path in files:

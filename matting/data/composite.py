@@ -1,6 +1,8 @@
 """Pure compositing: placing a foreground on a canvas and blending it over a background.
 
-Arrays here are float32 in [0, 1]: images ``[H, W, 3]``, alpha ``[H, W]``.
+Images are ``[H, W, 3]`` and alphas ``[H, W]``: :func:`composite` takes float32 in [0, 1],
+:class:`Placed` blends uint8 (the builder's type), :func:`cover_crop` and :func:`place_foreground`
+keep whatever they are given.
 """
 
 from __future__ import annotations

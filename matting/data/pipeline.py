@@ -163,13 +163,16 @@ def make_dataset(
     size = [int(s) for s in size]
     if crop is not None and (len(crop) != 2 or not 0 < crop[0] <= size[0] or not 0 < crop[1] <= size[1]):
         raise ConfigError(f"train.input.crop must be (height, width) within model size {size}, got {crop}")
+    if not files:
+        raise DataError("no shard files to read (an empty list)")
     layers = layers and stage == "fine"
-    if layers and not has_layers(files[0]):
-        raise ConfigError(
-            f"{files[0]}: its records hold no foreground and background layers, which the "
-            "compositional loss needs: rebuild the dataset with data.build.layers=true, or set "
-            "train.loss.composition_weight=0"
-        )
+    for path in files if layers else ():
+        if not has_layers(path):
+            raise ConfigError(
+                f"{path}: its records hold no foreground and background layers, which the "
+                "compositional loss needs: rebuild the dataset with data.build.layers=true, or set "
+                "train.loss.composition_weight=0"
+            )
 
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training:
@@ -181,7 +184,7 @@ def make_dataset(
         ds = ds.shuffle(shuffle_buffer, seed=seed)
     ds = ds.map(lambda record: parse_example(record, layers), num_parallel_calls=tf.data.AUTOTUNE)
     if training and augment is not None:
-        # albumentations on the full-resolution record; image, alpha and mask move together.
+        # albumentations on the full-resolution record; image, alpha, mask and layers move together.
         ds = ds.map(tf_augment(build_augmentation(**augment)), num_parallel_calls=tf.data.AUTOTUNE)
 
     def to_stage(index, example: dict):

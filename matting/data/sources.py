@@ -93,7 +93,7 @@ class CocoForeground(Foreground):
     segmentation: object = None  # polygons or RLE, as in the annotation file
     bbox: tuple = ()  # x, y, width, height
     image_size: tuple = ()  # height, width, from the annotation file
-    margin: float = 0.1  # context kept around the box, as a fraction of its size
+    margin: float = 0.1  # cut kept around the box, as a fraction of its size: room for the soft edge
     image_key: str = field(default="")
 
     @property
