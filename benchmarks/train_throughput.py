@@ -6,6 +6,8 @@
 
 The pipeline (read, decode, albumentations, resize, degrade, batch) is timed on its own; the step
 on one batch held in memory. The goal: the pipeline at least 3x the step, so training never waits.
+The refinement stage runs as configs/train/fine.yaml does: with the foreground and background layers
+and the compositional loss when the shards hold the layers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 
 import keras
 
+from matting.data.features import has_layers
 from matting.data.pipeline import make_dataset, split_files
 from matting.losses import make_loss
 from matting.models import build_coarse_unet, build_fine_unet
@@ -32,8 +35,8 @@ def pipeline_rate(ds, batches: int, batch_size: int) -> float:
     return batches * batch_size / (time.perf_counter() - started)
 
 
-def step_rate(model, batch, stage: str, steps: int) -> float:
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss(stage))
+def step_rate(model, batch, stage: str, steps: int, **loss) -> float:
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss(stage, **loss))
     x, y = batch
     model.train_on_batch(x, y)  # warm-up: tracing
     started = time.perf_counter()
@@ -54,7 +57,9 @@ def main() -> None:
     args = parser.parse_args()
 
     files = split_files(args.shards, "train")
-    print(f"\n{args.shards}, batch {args.batch_size}, {args.batches} batches each; CPU.\n")
+    layers = has_layers(files[0])
+    print(f"\n{args.shards}, batch {args.batch_size}, {args.batches} batches each; CPU; refinement "
+          f"{'with' if layers else 'without'} layers and compositional loss.\n")  # fmt: skip
     print("| stage | input | pipeline images/s | train step images/s | pipeline / step |")
     print("|---|---|---|---|---|")
     for stage, builder, size in (
@@ -62,9 +67,12 @@ def main() -> None:
         ("fine", build_fine_unet, args.fine_size),
     ):
         options = {"batch_size": args.batch_size, "coarse_size": args.coarse_size, "augment": AUGMENT}
-        ds = make_dataset(files, stage=stage, size=size, **options)
+        ds = make_dataset(files, stage=stage, size=size, layers=layers, **options)
         pipeline = pipeline_rate(ds, args.batches, args.batch_size)
-        step = step_rate(builder(), next(iter(ds)), stage, args.batches)
+        loss = (
+            {"gradient_weight": 1.0, "composition_weight": 0.5 if layers else 0.0} if stage == "fine" else {}
+        )
+        step = step_rate(builder(), next(iter(ds)), stage, args.batches, **loss)
         print(f"| {stage} | {size[0]}x{size[1]} | {pipeline:.1f} | {step:.1f} | {pipeline / step:.1f}x |")
 
 
