@@ -96,7 +96,6 @@ def test_a_run_killed_inside_an_epoch_resumes_at_its_last_state_exactly(tmp_path
     assert killed.returncode == -signal.SIGKILL
     state = json.loads((tmp_path / "backup" / "state.json").read_text())
     assert state["step"] == 8 and state["epoch"] == 1  # inside the second epoch
-    assert not list((tmp_path / "backup").glob(".tmp-*"))  # nothing half-written under a final name
 
     start = Start()
     fit = keras.Model.fit
