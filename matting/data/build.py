@@ -102,9 +102,7 @@ def make_composite(
     bg = cover_crop(read_image(bg_path), size, rng)
     image = placed.over(bg, inplace=not layers)
     if layers:
-        foreground = bg.copy()
-        foreground[placed.box] = placed.fg
-        layers = (foreground, bg)
+        layers = (placed.canvas_fg(bg), bg)
     alpha = placed.canvas_alpha()
     # The mask from the stored 8-bit alpha, so records agree exactly: alpha > 0.5 <=> alpha >= 128.
     return image, alpha, cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1], layers or None
@@ -320,10 +318,10 @@ def _check_folder(out: Path, settings: dict) -> None:
     build_file = out / BUILD_FILE
     if build_file.is_file():
         built = json.loads(build_file.read_text())
-        if built.get("inputs") != settings["inputs"] and {**built, "inputs": None} == {
-            **settings,
-            "inputs": None,
-        }:
+        same_settings = _settings_text({**built, "inputs": None}) == _settings_text(
+            {**settings, "inputs": None}
+        )
+        if built.get("inputs") != settings["inputs"] and same_settings:
             raise DataError(
                 f"{out}: was built from other input files (now {settings['inputs']['files']} files, then "
                 f"{built.get('inputs', {}).get('files', '?')}; names or sizes changed): delete the folder "

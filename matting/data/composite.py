@@ -62,9 +62,10 @@ class Placed:
         canvas[self.box] = self.alpha
         return canvas
 
-    def canvas_fg(self) -> np.ndarray:
-        """The foreground on the whole canvas ``[H, W, 3]``, 0 where it does not reach."""
-        canvas = np.zeros((*self.size, 3), self.fg.dtype)
+    def canvas_fg(self, background: np.ndarray | None = None) -> np.ndarray:
+        """The foreground on the whole canvas ``[H, W, 3]``; where it does not reach, 0 or a copy
+        of ``background`` (the builder's foreground layer, so that F - B is 0 outside the box)."""
+        canvas = np.zeros((*self.size, 3), self.fg.dtype) if background is None else background.copy()
         canvas[self.box] = self.fg
         return canvas
 
