@@ -7,11 +7,14 @@ extension OpenCV reads) and raises :class:`DataError` naming the file when it ca
 from __future__ import annotations
 
 import os
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
+from isal import isal_zlib
 from PIL import Image
 
 from matting.errors import DataError
@@ -126,20 +129,51 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
 
 def encode_png(image: np.ndarray, *, bilevel: bool = False) -> bytes:
     """uint8 RGB ``[H, W, 3]`` or single-channel ``[H, W]`` -> PNG bytes. ``bilevel`` writes a
-    0 / 255 mask as a 1-bit PNG (smaller and about 2x faster); decoders give back 0 / 255."""
+    0 / 255 mask (any nonzero value counts as 255) as a 1-bit PNG; decoders give back 0 / 255."""
     if image.ndim == 3:
         if bilevel:
             raise ValueError(f"a 1-bit PNG holds a single-channel mask, not an array of shape {image.shape}")
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-        params = []
-    else:  # mattes: the "up" filter alone is faster and about 35% smaller than the adaptive choice
-        params = (
-            [cv2.IMWRITE_PNG_BILEVEL, 1] if bilevel else [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+        ok, buffer = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise ValueError(f"PNG encoding failed for an array of shape {image.shape}")
+        return buffer.tobytes()
+    if image.ndim != 2 or image.dtype != np.uint8 or image.size == 0:
+        raise ValueError(
+            f"PNG encoding takes a non-empty uint8 [H, W] array, not {image.dtype} {image.shape}"
         )
-    ok, buffer = cv2.imencode(".png", image, params)
-    if not ok:
-        raise ValueError(f"PNG encoding failed for an array of shape {image.shape}")
-    return buffer.tobytes()
+    return _gray_png(image, bilevel)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _gray_png(image: np.ndarray, bilevel: bool) -> bytes:
+    """A grayscale PNG written here rather than by OpenCV: the dataset builder writes two per
+    composite (alpha and coarse mask), and this is about 4x faster at a similar size.
+
+    8-bit mattes use the "up" filter on every row (mattes are smooth down their columns, so rows
+    of zeros compress to almost nothing); 1-bit masks are packed 8 pixels a byte, unfiltered. The
+    stream is deflated by ISA-L (``isal``) at level 1, several times faster than zlib."""
+    height, width = image.shape
+    if bilevel:
+        pixels = np.packbits(image != 0, axis=1)
+        rows = np.zeros((height, pixels.shape[1] + 1), np.uint8)  # filter byte 0: none
+        rows[:, 1:] = pixels
+    else:
+        rows = np.empty((height, width + 1), np.uint8)
+        rows[:, 0] = 2  # filter "up": each byte minus the one above it, modulo 256
+        rows[0, 1:] = image[0]
+        np.subtract(image[1:], image[:-1], out=rows[1:, 1:])
+    header = struct.pack(">IIBBBBB", width, height, 1 if bilevel else 8, 0, 0, 0, 0)  # gray, no interlace
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", isal_zlib.compress(rows.data, 1)),
+            _png_chunk(b"IEND", b""),
+        )
+    )
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:

@@ -63,3 +63,14 @@ def test_a_foreground_placed_out_of_frame_leaves_the_background():
             empty += 1
             assert np.array_equal(placed.over(bg), bg) and placed.canvas_alpha().max() == 0
     assert empty > 0
+
+
+def test_resize_averages_to_shrink_and_interpolates_to_enlarge():
+    from matting.data.composite import resize
+
+    stripes = np.tile(np.array([0, 255], np.uint8), (4, 4))  # [4, 8] alternating columns
+    assert resize(stripes, (4, 4)).tolist() == [[128] * 4] * 4  # area: each pair averaged, no aliasing
+    ramp = np.array([[0, 100]], np.uint8)
+    # bilinear: the new middle columns lie between the two values (area would repeat them)
+    enlarged = resize(ramp, (1, 4))
+    assert enlarged.tolist() == [[0, 25, 75, 100]]

@@ -85,3 +85,40 @@ def test_cmyk_jpeg_reads_as_rgb(tmp_path):
     image = read_image(tmp_path / "cmyk.jpg")
     assert image.shape == (6, 8, 3)
     assert image[..., 0].mean() > 200 and image[..., 1].mean() < 60 and image[..., 2].mean() < 60
+
+
+@pytest.mark.parametrize("width", [1, 7, 8, 13, 640])
+def test_grayscale_pngs_decode_to_the_same_pixels_everywhere(width):
+    """The builder's own PNG writer: OpenCV, TensorFlow and Pillow (which checks every CRC) read
+    back exactly what was written, for 8-bit mattes and 1-bit masks of any width."""
+    import io
+
+    import tensorflow as tf
+    from PIL import Image
+
+    from matting.io import encode_png
+
+    rng = np.random.default_rng(width)
+    matte = rng.integers(0, 256, (9, width), np.uint8)
+    matte[4:] = 255  # constant rows and columns, as in real mattes
+    mask = np.where(rng.random((9, width)) < 0.5, 255, 0).astype(np.uint8)
+    for image, bilevel in ((matte, False), (mask, True), (mask // 255 * 3, True)):
+        data = encode_png(image, bilevel=bilevel)
+        expected = np.where(image > 0, 255, 0) if bilevel else image
+        np.testing.assert_array_equal(
+            cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), expected
+        )
+        np.testing.assert_array_equal(tf.io.decode_png(data)[..., 0].numpy(), expected)
+        with Image.open(io.BytesIO(data)) as png:
+            png.verify()
+        with Image.open(io.BytesIO(data)) as png:
+            np.testing.assert_array_equal(np.asarray(png.convert("L")), expected)
+
+
+def test_png_encoding_refuses_what_it_cannot_write():
+    from matting.io import encode_png
+
+    with pytest.raises(ValueError, match=r"uint8 \[H, W\] array, not float32"):
+        encode_png(np.zeros((4, 4), np.float32))
+    with pytest.raises(ValueError, match=r"not uint8 \(0, 4\)"):
+        encode_png(np.zeros((0, 4), np.uint8))
