@@ -107,7 +107,8 @@ def test_persons_of_one_photo_stay_in_one_split(coco_dir, tmp_path):
 @pytest.mark.parametrize(
     ("content", "match"),
     [("{not json", "not a COCO instances file"), (json.dumps({"images": [], "annotations": [],
-      "categories": [{"id": 3, "name": "car"}]}), "no 'person' category")],
+      "categories": [{"id": 3, "name": "car"}]}), "no 'person' category"),
+     ("[]", "not a COCO instances file")],
 )  # fmt: skip
 def test_broken_annotation_files_name_the_path(tmp_path, content, match):
     (tmp_path / "instances.json").write_text(content)
@@ -183,14 +184,41 @@ def test_bad_source_entries(tmp_path):
         load_sources([coco_entry(tmp_path)])
 
 
-def test_invalid_segmentation_is_a_data_error_naming_the_image(coco_dir):
+@pytest.mark.parametrize(
+    ("segmentation", "problem"),
+    [({"size": [120, 100], "counts": "%%%not-rle"}, "invalid segmentation"),
+     ([[10.0, 10.0]], "at least 6"), ([[]], "at least 6"), ([[1, 2, 3, 4]], "at least 6")],
+)  # fmt: skip
+def test_invalid_segmentations_are_counted_skips_of_a_build(coco_dir, tmp_path, segmentation, problem):
+    """Bad RLE and polygons of under 3 points (on which pycocotools raises a bare Exception or
+    reads a box) skip that person, listed in the manifest; the build goes on."""
     data = json.loads((coco_dir / "instances.json").read_text())
-    data["annotations"][0]["segmentation"] = {"size": [120, 100], "counts": "%%%not-rle"}
+    data["annotations"][0]["segmentation"] = segmentation
     (coco_dir / "instances.json").write_text(json.dumps(data))
     items, _ = load_sources([coco_entry(coco_dir)])
     broken = next(i for i in items if i.key == "1_1")
     with pytest.raises(DataError, match=r"000000000001.jpg: instance 1_1 has an invalid segmentation"):
         broken.load()
+    bg = tmp_path / "bg"
+    bg.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(bg / f"{i}.jpg"), np.full((50, 50, 3), 100, np.uint8))
+    manifest = build_dataset(
+        sources=[coco_entry(coco_dir)], backgrounds=[str(bg)], out_dir=str(tmp_path / "out"),
+        size=(32, 24), counts={"train": 2, "val": 0, "test": 0}, holdout={"val": 0.0, "test": 0.0},
+    )  # fmt: skip
+    (skip,) = [s for s in manifest["skipped"] if "1_1" in s["reason"]]
+    assert problem in skip["reason"] and skip["path"].endswith("000000000001.jpg")
+    assert manifest["splits"]["train"]["foregrounds"] == 2  # persons 1_2 and 2_3 are still used
+
+
+def test_coco_image_entries_without_sizes_are_skipped(coco_dir):
+    data = json.loads((coco_dir / "instances.json").read_text())
+    del data["images"][1]["height"]  # image 2
+    (coco_dir / "instances.json").write_text(json.dumps(data))
+    items, skipped = load_sources([coco_entry(coco_dir)])
+    assert "2_3" not in {item.key for item in items} and {"1_1", "1_2"} <= {item.key for item in items}
+    assert {"path": f"{coco_dir / 'instances.json'}#image2", "reason": "image entry lacks ['height']"} in skipped
 
 
 def test_coco_images_without_persons_serve_as_backgrounds(coco_dir):

@@ -116,6 +116,7 @@ class CocoForeground(Foreground):
         segmentation = self.segmentation
         try:
             if isinstance(segmentation, list):  # polygons
+                _check_polygons(segmentation)
                 rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
             elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
                 rle = mask_utils.frPyObjects(segmentation, height, width)  # uncompressed RLE
@@ -133,6 +134,14 @@ class CocoForeground(Foreground):
         x0, y0 = max(0, int(x - pad_x)), max(0, int(y - pad_y))
         x1, y1 = min(width, int(np.ceil(x + w + pad_x))), min(height, int(np.ceil(y + h + pad_y)))
         return image[y0:y1, x0:x1], soften(mask[y0:y1, x0:x1], self.feather)
+
+
+def _check_polygons(polygons: list) -> None:
+    """pycocotools raises a bare ``Exception`` (or reads a box) for polygons of under 3 points."""
+    for polygon in polygons:
+        if not isinstance(polygon, list) or len(polygon) < 6 or len(polygon) % 2:
+            size = len(polygon) if isinstance(polygon, list) else type(polygon).__name__
+            raise ValueError(f"a polygon needs an even number (at least 6) of coordinates, got {size}")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -211,6 +220,10 @@ def coco(
     items, skipped = [], []
     for image_id in sorted(api.getImgIds(catIds=person_ids)):
         info = api.loadImgs(image_id)[0]
+        lacking = [key for key in ("file_name", "height", "width") if key not in info]
+        if lacking:
+            skipped.append({"path": f"{path}#image{image_id}", "reason": f"image entry lacks {lacking}"})
+            continue
         file = Path(images) / info["file_name"]
         anns = api.loadAnns(api.getAnnIds(imgIds=image_id, catIds=person_ids, iscrowd=None))
         persons = [a for a in anns if include_crowd or not a.get("iscrowd", 0)]
@@ -253,7 +266,8 @@ def _load_coco(annotations: str):
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
             return COCO(str(path))
-    except (ValueError, KeyError, TypeError) as error:  # json.JSONDecodeError is a ValueError
+    # json.JSONDecodeError is a ValueError; pycocotools asserts that the file holds a dict
+    except (ValueError, KeyError, TypeError, AssertionError) as error:
         raise DataError(f"{path}: not a COCO instances file ({type(error).__name__}: {error})") from error
 
 
