@@ -56,7 +56,8 @@ def main() -> None:
         rates, sizes = {}, {}
         for layers in (False, True):
             path = f"{tmp}/bench-{layers}.tfrecord"
-            task = ShardTask(path, "train", 0, range(args.count), items, bgs, {**options, "layers": layers})
+            used = [items[i % len(items)] for i in range(args.count)]
+            task = ShardTask(path, "train", 0, range(args.count), used, bgs, {**options, "layers": layers})
             started = time.perf_counter()
             build_shard(task)
             rates[layers] = args.count / (time.perf_counter() - started)

@@ -1,6 +1,8 @@
 """The dataset builder and the TFRecord layout, on the tiny synthetic dataset."""
 
 import json
+import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -59,36 +61,76 @@ def test_encode_example_round_trip_is_lossless_for_alpha_and_mask():
         encode_png(image, bilevel=True)
 
 
-def test_manifest_counts_and_disjoint_foregrounds(tiny_root):
+def test_manifest_counts_and_splits_disjoint_by_foreground_and_background(tiny_root):
     manifest = json.loads((_shards(tiny_root) / "manifest.json").read_text())
     assert {s: manifest["splits"][s]["count"] for s in ("train", "val", "test")} == {
         "train": 24, "val": 4, "test": 6,
     }  # fmt: skip
-    foregrounds = {}
+    foregrounds, backgrounds = {}, {}
     for split in ("train", "val", "test"):
-        records = read_records(split_files(_shards(tiny_root), split)).as_numpy_iterator()
+        records = list(read_records(split_files(_shards(tiny_root), split)).as_numpy_iterator())
         foregrounds[split] = {r[SAMPLE_ID].decode().split(":", 1)[1].split("+")[0] for r in records}
-    assert not foregrounds["train"] & foregrounds["test"]
-    assert not foregrounds["train"] & foregrounds["val"]
-    assert not foregrounds["val"] & foregrounds["test"]
+        backgrounds[split] = {r[SAMPLE_ID].decode().rsplit("+", 1)[1] for r in records}
+    for used in (foregrounds, backgrounds):
+        assert not used["train"] & used["test"]
+        assert not used["train"] & used["val"]
+        assert not used["val"] & used["test"]
 
 
-def test_same_seed_gives_identical_shards_and_resume_rewrites_only_missing(tiny_root, tmp_path):
+def _digests(manifest):
+    return {s: [x["sha256"] for x in manifest["splits"][s]["shards"]] for s in manifest["splits"]}
+
+
+def test_same_seed_gives_identical_shards(tiny_root, tmp_path):
     cfg = compose_config("build_dataset", tiny_overrides(tiny_root) + [f"data.shards_dir={tmp_path}/again"])
-    first = build(cfg)
     original = json.loads((_shards(tiny_root) / "manifest.json").read_text())
-    digests = lambda m: {s: [x["sha256"] for x in m["splits"][s]["shards"]] for s in m["splits"]}  # noqa: E731
-    assert digests(first) == digests(original)
+    assert _digests(build(cfg)) == _digests(original)
 
-    # A build killed after writing some shards: remove the manifest and one shard, then run again.
-    again = tmp_path / "again"
-    (again / "manifest.json").unlink()
-    (again / "train-00001-of-00003.tfrecord").unlink()
-    kept = (again / "train-00000-of-00003.tfrecord").stat().st_mtime_ns
-    resumed = build(cfg)
-    assert digests(resumed) == digests(original)
-    assert (again / "train-00000-of-00003.tfrecord").stat().st_mtime_ns == kept
-    assert not list(again.glob(".*.tmp"))
+
+# A build killed with SIGKILL while it writes its 11th record: inside the second train shard (8 a shard).
+KILLED_BUILD = """
+import os, signal, sys
+import tensorflow as tf
+sys.path.insert(0, "tests")
+from conftest import compose_config, tiny_overrides
+from build_dataset import build
+
+writes, write = 0, tf.io.TFRecordWriter.write
+def killing_write(self, record):
+    global writes
+    writes += 1
+    if writes == 11:
+        os.kill(os.getpid(), signal.SIGKILL)
+    write(self, record)
+tf.io.TFRecordWriter.write = killing_write
+build(compose_config("build_dataset", tiny_overrides(sys.argv[1]) + sys.argv[2:]))
+"""
+
+
+def test_a_killed_build_resumes_to_the_same_bytes_writing_only_the_missing_shards(tiny_root, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    overrides = [f"data.shards_dir={tmp_path}/killed", "data.build.workers=1"]
+    env = {**os.environ, "PYTHONPATH": str(repo), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_BUILD, str(tiny_root), *overrides], env=env, cwd=repo, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    out = tmp_path / "killed"
+    # The complete first shard under its final name; the second only under a temporary one.
+    assert sorted(p.name for p in out.glob("*.tfrecord")) == ["train-00000-of-00003.tfrecord"]
+    assert [p.name.split(".")[1] for p in out.glob(".*.tmp")] == ["train-00001-of-00003"]
+    assert not (out / "manifest.json").exists()
+    kept = (out / "train-00000-of-00003.tfrecord").stat().st_mtime_ns
+
+    resumed = build(compose_config("build_dataset", tiny_overrides(tiny_root) + overrides))
+    original = json.loads((_shards(tiny_root) / "manifest.json").read_text())
+    assert _digests(resumed) == _digests(original)
+    assert (out / "train-00000-of-00003.tfrecord").stat().st_mtime_ns == kept  # not rewritten
+    assert not list(out.glob(".*.tmp"))  # the killed build's temporary file is gone
 
 
 def test_folder_with_another_build_is_refused(tiny_root):
@@ -172,12 +214,80 @@ def test_bad_build_settings_fail_with_a_clear_message(tmp_path, kwargs, error, m
         build_dataset(**settings)
 
 
-def test_worker_processes_write_the_same_bytes(tiny_root, tmp_path):
+def test_one_process_writes_the_same_bytes_as_two(tiny_root, tmp_path):
     cfg = compose_config(
         "build_dataset",
-        tiny_overrides(tiny_root) + [f"data.shards_dir={tmp_path}/parallel", "data.build.workers=2"],
+        tiny_overrides(tiny_root) + [f"data.shards_dir={tmp_path}/serial", "data.build.workers=1"],
     )
-    parallel = build(cfg)
+    serial = build(cfg)  # the tiny dataset itself is built by 2 worker processes
     original = json.loads((_shards(tiny_root) / "manifest.json").read_text())
     for split in ("train", "val", "test"):
-        assert parallel["splits"][split]["shards"] == original["splits"][split]["shards"]
+        assert serial["splits"][split]["shards"] == original["splits"][split]["shards"]
+
+
+def test_odd_foreground_files_are_used_and_broken_ones_skipped_in_a_build(tmp_path):
+    """Grayscale, 16-bit, RGBA and CMYK photos are converted and used; a zero-byte photo and a
+    photo whose alpha has another size are counted skips, listed with their reason."""
+    from PIL import Image
+
+    for sub in ("fg", "alpha", "bg"):
+        (tmp_path / sub).mkdir()
+    alpha = np.zeros((40, 30), np.uint8)
+    alpha[5:35, 8:22] = 255
+    photos = {
+        "gray.png": np.full((40, 30), 90, np.uint8),
+        "deep.png": np.full((40, 30, 3), 40000, np.uint16),
+        "rgba.png": np.full((40, 30, 4), 200, np.uint8),
+    }
+    for name, photo in photos.items():
+        cv2.imwrite(str(tmp_path / "fg" / name), photo)
+    Image.new("CMYK", (30, 40), (0, 255, 255, 0)).save(tmp_path / "fg" / "cmyk.jpg")
+    (tmp_path / "fg" / "empty.jpg").write_bytes(b"")
+    cv2.imwrite(str(tmp_path / "fg" / "small.png"), np.zeros((20, 30, 3), np.uint8))
+    for name in ("gray", "deep", "rgba", "cmyk", "empty", "small"):
+        cv2.imwrite(str(tmp_path / "alpha" / f"{name}.png"), alpha)
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / "bg" / f"{i}.jpg"), np.full((40, 30, 3), 100, np.uint8))
+    manifest = build_dataset(
+        sources=[{"type": "matte_folder", "name": "odd", "root": str(tmp_path)}],
+        backgrounds=[str(tmp_path / "bg")], out_dir=str(tmp_path / "out"), size=(40, 30),
+        counts={"train": 8, "val": 0, "test": 0}, holdout={"val": 0.0, "test": 0.0}, workers=2,
+    )  # fmt: skip
+    reasons = {Path(s["path"]).name: s["reason"] for s in manifest["skipped"]}
+    assert set(reasons) == {"empty.jpg", "small.png"}
+    assert "empty" in reasons["empty.jpg"] and "alpha is 30x40 but small.png is 30x20" in reasons["small.png"]
+    records = list(read_records(split_files(tmp_path / "out", "train")).as_numpy_iterator())
+    used = {r[SAMPLE_ID].decode().split(":")[2].split("+")[0] for r in records}
+    assert used == {"gray", "deep", "rgba", "cmyk"}
+
+
+def test_estimated_foregrounds_are_computed_once_per_process(tmp_path, monkeypatch):
+    from matting.data import build as builder
+    from matting.data.sources import Foreground, load_sources
+
+    for sub in ("original", "mask"):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / "original" / "a.png"), np.full((30, 20, 3), 120, np.uint8))
+    alpha = np.tile(np.linspace(0, 255, 20).astype(np.uint8), (30, 1))
+    cv2.imwrite(str(tmp_path / "mask" / "a.png"), alpha)
+    entry = {"type": "matte_folder", "root": str(tmp_path), "fg_dir": "original", "alpha_dir": "mask"}
+    (item,), _ = load_sources([{**entry, "estimate_foreground": True}])
+    loads = []
+    load = Foreground.load
+    monkeypatch.setattr(Foreground, "load", lambda self: loads.append(self.key) or load(self))
+    monkeypatch.setattr(builder, "_ESTIMATED", type(builder._ESTIMATED)())
+    bg = tmp_path / "bg.jpg"
+    cv2.imwrite(str(bg), np.zeros((30, 20, 3), np.uint8))
+    for seed in range(3):
+        builder.make_composite(item, bg, (30, 20), np.random.default_rng(seed))
+    assert loads == ["a"]
+    fg, kept_alpha = builder._load(item)
+    assert not fg.flags.writeable and not kept_alpha.flags.writeable  # no composite can change them
+    cv2.imwrite(str(tmp_path / "mask" / "a.png"), 255 - alpha)  # a changed file is read again
+    os.utime(tmp_path / "mask" / "a.png", ns=(1, 1))
+    builder.make_composite(item, bg, (30, 20), np.random.default_rng(0))
+    assert loads == ["a", "a"]
+    (plain,), _ = load_sources([entry])
+    builder.make_composite(plain, bg, (30, 20), np.random.default_rng(0))
+    builder.make_composite(plain, bg, (30, 20), np.random.default_rng(0))
+    assert loads == ["a", "a", "a", "a"]  # a photo used as it is: not kept

@@ -218,7 +218,10 @@ def test_coco_image_entries_without_sizes_are_skipped(coco_dir):
     (coco_dir / "instances.json").write_text(json.dumps(data))
     items, skipped = load_sources([coco_entry(coco_dir)])
     assert "2_3" not in {item.key for item in items} and {"1_1", "1_2"} <= {item.key for item in items}
-    assert {"path": f"{coco_dir / 'instances.json'}#image2", "reason": "image entry lacks ['height']"} in skipped
+    assert {
+        "path": f"{coco_dir / 'instances.json'}#image2",
+        "reason": "image entry lacks ['height']",
+    } in skipped
 
 
 def test_coco_images_without_persons_serve_as_backgrounds(coco_dir):

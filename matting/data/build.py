@@ -8,6 +8,8 @@ complete; a build run again over the same folder keeps the shards that exist and
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import hashlib
 import json
 import math
@@ -59,29 +61,60 @@ def _split_pool(items: list, holdout: dict, rng: np.random.Generator, group=None
     return {split: pools.get(split, []) for split in ("train", "val", "test")}
 
 
-def _valid_foregrounds(items: list[Foreground], skipped: list[dict]) -> list[Foreground]:
-    """Items that load; the others are appended to ``skipped`` with their reason."""
-    valid = []
-    for item in items:
-        try:
-            item.validate()
-        except DataError as error:
-            skipped.append({"path": str(item.fg_path), "reason": str(error)})
-        else:
-            valid.append(item)
-    return valid
+def _foreground_problem(item: Foreground) -> str | None:
+    try:
+        item.validate()
+    except DataError as error:
+        return str(error)
+    return None
 
 
-def _valid_backgrounds(paths: list[Path], skipped: list[dict]) -> list[Path]:
-    valid = []
-    for path in paths:
-        try:
-            read_image(path)
-        except DataError as error:
-            skipped.append({"path": str(path), "reason": str(error)})
-        else:
-            valid.append(path)
-    return valid
+def _background_problem(path: Path) -> str | None:
+    try:
+        read_image(path)
+    except DataError as error:
+        return str(error)
+    return None
+
+
+def _usable(check, inputs: list, paths: list, skipped: list[dict], workers: int, desc: str) -> list:
+    """The ``inputs`` for which ``check`` finds no problem (decoding each one, in ``workers``
+    processes: at COCO scale this is tens of thousands of images); the others are appended to
+    ``skipped`` with their path and reason, in input order."""
+    with _pool(workers) as pool:
+        mapped = pool.map(check, inputs, chunksize=64) if pool else map(check, inputs)
+        problems = list(tqdm(mapped, total=len(inputs), desc=desc, unit="file", leave=False))
+    skipped += [{"path": str(p), "reason": why} for p, why in zip(paths, problems, strict=True) if why]
+    return [item for item, why in zip(inputs, problems, strict=True) if not why]
+
+
+_ESTIMATED: collections.OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = collections.OrderedDict()
+ESTIMATED_CACHE_BYTES = 256 * 2**20  # per worker process
+
+
+def _load(item: Foreground) -> tuple[np.ndarray, np.ndarray]:
+    """``item.load()``, kept (least recently used first out, up to ``ESTIMATED_CACHE_BYTES`` per
+    process) for foregrounds whose colours are estimated: that takes 50-100 ms a photo (pymatting),
+    against a few ms to decode one, and a foreground serves many composites. The kept arrays are
+    read-only, so no composite can change them for the next."""
+    if not item.estimate_foreground:
+        return item.load()
+    # The files themselves, not the item's id: one process may build from several folders.
+    files = (str(item.fg_path), str(item.alpha_path))
+    key = (*files, item.feather, *(os.stat(f).st_mtime_ns for f in files))
+    if key in _ESTIMATED:
+        _ESTIMATED.move_to_end(key)
+        return _ESTIMATED[key]
+    loaded = item.load()
+    for array in loaded:
+        array.setflags(write=False)
+    _ESTIMATED[key] = loaded
+    while (
+        sum(a.nbytes + b.nbytes for a, b in _ESTIMATED.values()) > ESTIMATED_CACHE_BYTES
+        and len(_ESTIMATED) > 1
+    ):
+        _ESTIMATED.popitem(last=False)
+    return loaded
 
 
 def make_composite(
@@ -97,7 +130,7 @@ def make_composite(
     """One composite: uint8 image ``[H, W, 3]``, alpha ``[H, W]``, binary coarse mask ``[H, W]``
     and, with ``layers``, the foreground (its colours in its box, the background elsewhere) and
     the background ``[H, W, 3]``; else ``None``."""
-    fg, alpha = item.load()  # uint8 throughout: the stored alpha is exactly the placed one
+    fg, alpha = _load(item)  # uint8 throughout: the stored alpha is exactly the placed one
     placed = place_foreground(fg, alpha, size, rng, scale_range=tuple(scale_range), max_offset=max_offset)
     bg = cover_crop(read_image(bg_path), size, rng)
     image = placed.over(bg, inplace=not layers)
@@ -116,8 +149,8 @@ class ShardTask:
     split: str
     split_index: int
     indices: range
-    foregrounds: list
-    backgrounds: list
+    foregrounds: list  # the foreground of each sample, in the order of ``indices``
+    backgrounds: list  # the split's backgrounds, drawn from by each sample's generator
     options: dict
 
 
@@ -127,8 +160,7 @@ def build_shard(task: ShardTask) -> int:
     the same bytes."""
     o = task.options
     records = []
-    for i in task.indices:
-        item = task.foregrounds[i % len(task.foregrounds)]
+    for i, item in zip(task.indices, task.foregrounds, strict=True):
         rng = np.random.default_rng([o["seed"], task.split_index, i])
         bg_path = task.backgrounds[int(rng.integers(len(task.backgrounds)))]
         image, alpha, coarse, layers = make_composite(
@@ -146,20 +178,30 @@ def build_shard(task: ShardTask) -> int:
     return len(records)
 
 
+@contextlib.contextmanager
+def _pool(workers: int):
+    """``workers`` processes, or ``None`` for one (work in this process)."""
+    if workers <= 1:
+        yield None
+        return
+    context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
+    # A worker is one core: OpenCV's own thread pool would only contend with the other workers
+    # (and costs more than it gives on the small operations of a composite).
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=cv2.setNumThreads, initargs=(1,)
+    ) as pool:
+        yield pool
+
+
 def _run_tasks(tasks: list[ShardTask], workers: int, *, desc: str, total: int) -> None:
     """Run the shard tasks in ``workers`` processes (1: in this process), with a progress bar."""
     progress = tqdm(total=total, desc=desc, unit="img", leave=False)
     progress.update(total - sum(len(t.indices) for t in tasks))  # shards already on disk
-    if workers <= 1:
-        for task in tasks:
-            progress.update(build_shard(task))
-    else:
-        context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
-        # A worker is one core: OpenCV's own thread pool would only contend with the other
-        # workers (and costs more than it gives on the small operations of a composite).
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=cv2.setNumThreads, initargs=(1,)
-        ) as pool:
+    with _pool(workers) as pool:
+        if pool is None:
+            for task in tasks:
+                progress.update(build_shard(task))
+        else:
             for done in as_completed([pool.submit(build_shard, task) for task in tasks]):
                 progress.update(done.result())
     progress.close()
@@ -231,8 +273,10 @@ def build_dataset(
     if manifest_path.is_file():
         return json.loads(manifest_path.read_text())
 
-    items = _valid_foregrounds(items, skipped)
-    bgs = _valid_backgrounds(bg_paths, skipped)
+    items = _usable(
+        _foreground_problem, items, [i.fg_path for i in items], skipped, workers, "check foregrounds"
+    )
+    bgs = _usable(_background_problem, bg_paths, bg_paths, skipped, workers, "check backgrounds")
     if not items:
         raise DataError(f"no usable foreground in {[s.get('root') for s in sources]}")
     if not bgs:
@@ -248,6 +292,8 @@ def build_dataset(
                 "backgrounds: add data or lower data.build.holdout"
             )
     write_atomic(out / BUILD_FILE, _settings_text(settings).encode())  # the folder is now ours
+    for stale in out.glob(".*.tmp"):  # what a killed build was writing
+        stale.unlink()
     options = {
         key: settings[key] for key in ("seed", "max_offset", "jpeg_quality", "layers", "layer_quality")
     }
@@ -269,7 +315,8 @@ def build_dataset(
             path = out / shard_name(split, shard, num_shards)
             if not path.is_file():  # a resumed build keeps the shards that are complete
                 indices = range(shard * samples_per_shard, min(n, (shard + 1) * samples_per_shard))
-                tasks.append(ShardTask(str(path), split, split_index, indices, fgs, split_bgs, options))
+                used = [fgs[i % len(fgs)] for i in indices]  # not the whole list: tasks are pickled
+                tasks.append(ShardTask(str(path), split, split_index, indices, used, split_bgs, options))
         _run_tasks(tasks, workers, desc=f"build {split}", total=n)
         shards = []
         for shard in range(num_shards):
