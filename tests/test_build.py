@@ -291,3 +291,24 @@ def test_estimated_foregrounds_are_computed_once_per_process(tmp_path, monkeypat
     builder.make_composite(plain, bg, (30, 20), np.random.default_rng(0))
     builder.make_composite(plain, bg, (30, 20), np.random.default_rng(0))
     assert loads == ["a", "a", "a", "a"]  # a photo used as it is: not kept
+
+
+def test_held_out_fractions_apply_to_each_source():
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from matting.data.build import _split_pool
+
+    items = [SimpleNamespace(source="big", group=f"big:{i // 2}") for i in range(200)]  # 2 persons a photo
+    items += [SimpleNamespace(source="small", group=f"small:{i}") for i in range(10)]
+    items += [SimpleNamespace(source="single", group="single:0")]
+    pools = _split_pool(items, {"val": 0.1, "test": 0.2}, np.random.default_rng(0), group=lambda i: i.group,
+                        stratum=lambda i: i.source)  # fmt: skip
+    count = {split: Counter(i.source for i in pool) for split, pool in pools.items()}
+    assert count["val"] == {"big": 20, "small": 1} and count["test"] == {"big": 40, "small": 2}
+    assert count["train"] == {"big": 140, "small": 7, "single": 1}  # the only one stays for training
+    groups = {split: {i.group for i in pool} for split, pool in pools.items()}
+    assert not groups["train"] & groups["val"] and not groups["train"] & groups["test"]
+    again = _split_pool(items, {"val": 0.1, "test": 0.2}, np.random.default_rng(0), group=lambda i: i.group,
+                        stratum=lambda i: i.source)  # fmt: skip
+    assert again == pools

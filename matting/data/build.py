@@ -46,18 +46,33 @@ def _check_config(size, counts, holdout) -> None:
         raise ConfigError(f"data.build.holdout fractions must be >= 0 and sum below 1, got {holdout}")
 
 
-def _split_pool(items: list, holdout: dict, rng: np.random.Generator, group=None) -> dict[str, list]:
+def _split_pool(
+    items: list, holdout: dict, rng: np.random.Generator, group=None, stratum=None
+) -> dict[str, list]:
     """Shuffle ``items`` and cut them into disjoint train / val / test pools; items with the same
-    ``group(item)`` (the persons of one photo) always land in the same pool."""
-    keys = sorted({group(item) for item in items}) if group else list(range(len(items)))
-    order = [keys[i] for i in rng.permutation(len(keys))]
-    pools, start, assigned = {}, 0, {}
-    for split in ("test", "val"):
-        take = max(1, round(holdout.get(split, 0.0) * len(keys))) if holdout.get(split) else 0
-        assigned.update({key: split for key in order[start : start + take]})
-        start += take
-    for i, item in enumerate(items):
-        pools.setdefault(assigned.get(group(item) if group else i, "train"), []).append(item)
+    ``group(item)`` (the persons of one photo) always land in the same pool. With ``stratum``
+    (the source) the fractions apply to each stratum on its own, so that every source, even a
+    small one, is in val and test in proportion. A nonzero fraction holds out at least one item
+    of each stratum, as long as one is left for train."""
+    keys = [group(item) if group else i for i, item in enumerate(items)]
+    strata: dict = {}
+    for key, item in zip(keys, items, strict=True):
+        strata.setdefault(stratum(item) if stratum else "", set()).add(key)
+    assigned = {}
+    for name in sorted(strata):
+        members = sorted(strata[name])
+        order = [members[i] for i in rng.permutation(len(members))]
+        start = 0
+        for split in ("test", "val"):
+            fraction = holdout.get(split, 0.0)
+            take = round(fraction * len(members))
+            if fraction and take == 0 and len(members) - start > 1:
+                take = 1  # at least one held out, while one is left for train
+            assigned.update({key: split for key in order[start : start + take]})
+            start += take
+    pools: dict[str, list] = {}
+    for key, item in zip(keys, items, strict=True):
+        pools.setdefault(assigned.get(key, "train"), []).append(item)
     return {split: pools.get(split, []) for split in ("train", "val", "test")}
 
 
@@ -283,7 +298,9 @@ def build_dataset(
         raise DataError(f"no usable background image in {backgrounds}")
 
     rng = np.random.default_rng(seed)
-    fg_pools = _split_pool(items, holdout, rng, group=lambda item: item.group)
+    fg_pools = _split_pool(
+        items, holdout, rng, group=lambda item: item.group, stratum=lambda item: item.source
+    )
     bg_pools = _split_pool(bgs, holdout, rng)
     for split in SPLITS:
         if int(counts.get(split, 0)) and not (fg_pools[split] and bg_pools[split]):
