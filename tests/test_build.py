@@ -302,13 +302,50 @@ def test_held_out_fractions_apply_to_each_source():
     items = [SimpleNamespace(source="big", group=f"big:{i // 2}") for i in range(200)]  # 2 persons a photo
     items += [SimpleNamespace(source="small", group=f"small:{i}") for i in range(10)]
     items += [SimpleNamespace(source="single", group="single:0")]
+    items += [SimpleNamespace(source="pair", group=f"pair:{i}") for i in range(2)]
     pools = _split_pool(items, {"val": 0.1, "test": 0.2}, np.random.default_rng(0), group=lambda i: i.group,
                         stratum=lambda i: i.source)  # fmt: skip
     count = {split: Counter(i.source for i in pool) for split, pool in pools.items()}
-    assert count["val"] == {"big": 20, "small": 1} and count["test"] == {"big": 40, "small": 2}
-    assert count["train"] == {"big": 140, "small": 7, "single": 1}  # the only one stays for training
+    assert count["val"] == {"big": 20, "small": 1} and count["test"] == {"big": 40, "small": 2, "pair": 1}
+    # One of each source is always left for training.
+    assert count["train"] == {"big": 140, "small": 7, "single": 1, "pair": 1}
     groups = {split: {i.group for i in pool} for split, pool in pools.items()}
     assert not groups["train"] & groups["val"] and not groups["train"] & groups["test"]
     again = _split_pool(items, {"val": 0.1, "test": 0.2}, np.random.default_rng(0), group=lambda i: i.group,
                         stratum=lambda i: i.source)  # fmt: skip
     assert again == pools
+
+
+def test_folders_of_another_builder_version_are_refused_and_stale_files_of_live_builds_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from matting.data.build import _remove_stale_files
+    from matting.data.synthetic import write_synthetic_dataset
+
+    raw = tmp_path / "raw"
+    write_synthetic_dataset(raw, num_foregrounds=6, num_backgrounds=6, fg_size=(48, 40), bg_size=(48, 40))
+    kwargs = dict(
+        sources=[{"type": "matte_folder", "name": "s", "root": str(raw)}], backgrounds=[str(raw / "bg")],
+        out_dir=str(tmp_path / "out"), size=(48, 40), counts={"train": 4, "val": 2, "test": 2},
+    )  # fmt: skip
+    build_dataset(**kwargs)
+    build_file = tmp_path / "out" / "build.json"
+    old = json.loads(build_file.read_text())
+    del old["builder"]  # as the builder wrote it before versions
+    build_file.write_text(json.dumps(old))
+    (tmp_path / "out" / "manifest.json").unlink()
+    with pytest.raises(DataError, match="another version of the dataset builder .version 1, this one is 2"):
+        build_dataset(**kwargs)
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+        files = {pid: tmp_path / "out" / f".train-00000-of-00001.tfrecord.{pid}.tmp"
+                 for pid in (live.pid, int(dead.stdout))}  # fmt: skip
+        for file in files.values():
+            file.write_bytes(b"partial")
+        _remove_stale_files(tmp_path / "out")
+        assert files[live.pid].exists() and not files[int(dead.stdout)].exists()
+    finally:
+        live.kill()

@@ -34,6 +34,9 @@ from matting.io import read_image, write_atomic
 SPLITS = ("train", "val", "test")
 BUILD_FILE = "build.json"
 MANIFEST_FILE = "manifest.json"
+# Bumped whenever the same settings would give other splits or other bytes, so that a build folder
+# from another version is refused rather than completed with shards that do not match.
+BUILDER_VERSION = 2
 
 
 def _check_config(size, counts, holdout) -> None:
@@ -53,7 +56,8 @@ def _split_pool(
     ``group(item)`` (the persons of one photo) always land in the same pool. With ``stratum``
     (the source) the fractions apply to each stratum on its own, so that every source, even a
     small one, is in val and test in proportion. A nonzero fraction holds out at least one item
-    of each stratum, as long as one is left for train."""
+    of each stratum, but one is always left for train (so a source of two is in train and test
+    only, and a source of one in train only)."""
     keys = [group(item) if group else i for i, item in enumerate(items)]
     strata: dict = {}
     for key, item in zip(keys, items, strict=True):
@@ -65,9 +69,8 @@ def _split_pool(
         start = 0
         for split in ("test", "val"):
             fraction = holdout.get(split, 0.0)
-            take = round(fraction * len(members))
-            if fraction and take == 0 and len(members) - start > 1:
-                take = 1  # at least one held out, while one is left for train
+            take = max(round(fraction * len(members)), 1) if fraction else 0
+            take = max(0, min(take, len(members) - start - 1))  # one is always left for train
             assigned.update({key: split for key in order[start : start + take]})
             start += take
     pools: dict[str, list] = {}
@@ -92,13 +95,15 @@ def _background_problem(path: Path) -> str | None:
     return None
 
 
-def _usable(check, inputs: list, paths: list, skipped: list[dict], workers: int, desc: str) -> list:
-    """The ``inputs`` for which ``check`` finds no problem (decoding each one, in ``workers``
-    processes: at COCO scale this is tens of thousands of images); the others are appended to
-    ``skipped`` with their path and reason, in input order."""
-    with _pool(workers) as pool:
-        mapped = pool.map(check, inputs, chunksize=64) if pool else map(check, inputs)
-        problems = list(tqdm(mapped, total=len(inputs), desc=desc, unit="file", leave=False))
+def _usable(pool, workers: int, check, inputs: list, paths: list, skipped: list[dict], desc: str) -> list:
+    """The ``inputs`` for which ``check`` finds no problem (decoding each one, in the ``pool``'s
+    processes if there is one: at COCO scale this is tens of thousands of images); the others are
+    appended to ``skipped`` with their path and reason, in input order."""
+    if pool is None:
+        mapped = map(check, inputs)
+    else:  # chunks: fewer round trips, but enough of them to keep every worker busy
+        mapped = pool.map(check, inputs, chunksize=max(1, min(64, len(inputs) // (4 * workers))))
+    problems = list(tqdm(mapped, total=len(inputs), desc=desc, unit="file", leave=False))
     skipped += [{"path": str(p), "reason": why} for p, why in zip(paths, problems, strict=True) if why]
     return [item for item, why in zip(inputs, problems, strict=True) if not why]
 
@@ -111,12 +116,19 @@ def _load(item: Foreground) -> tuple[np.ndarray, np.ndarray]:
     """``item.load()``, kept (least recently used first out, up to ``ESTIMATED_CACHE_BYTES`` per
     process) for foregrounds whose colours are estimated: that takes 50-100 ms a photo (pymatting),
     against a few ms to decode one, and a foreground serves many composites. The kept arrays are
-    read-only, so no composite can change them for the next."""
+    read-only, so no composite can change them for the next.
+
+    Sample ``i`` of a split uses foreground ``i % len(foregrounds)``, so this pays off where an
+    estimated source has fewer foregrounds than fit in the cache (alphamatting.com's 27, AIM-500's
+    500 at a few MB each: partly); a P3M-10k-sized one is estimated once per composite."""
     if not item.estimate_foreground:
         return item.load()
     # The files themselves, not the item's id: one process may build from several folders.
     files = (str(item.fg_path), str(item.alpha_path))
-    key = (*files, item.feather, *(os.stat(f).st_mtime_ns for f in files))
+    try:
+        key = (*files, item.feather, *((s.st_ino, s.st_size, s.st_mtime_ns) for s in map(os.stat, files)))
+    except OSError:
+        return item.load()  # which says what is wrong with the files
     if key in _ESTIMATED:
         _ESTIMATED.move_to_end(key)
         return _ESTIMATED[key]
@@ -208,18 +220,37 @@ def _pool(workers: int):
         yield pool
 
 
-def _run_tasks(tasks: list[ShardTask], workers: int, *, desc: str, total: int) -> None:
-    """Run the shard tasks in ``workers`` processes (1: in this process), with a progress bar."""
+def _run_tasks(pool, tasks: list[ShardTask], *, desc: str, total: int) -> None:
+    """Run the shard tasks in the ``pool``'s processes (``None``: in this process), with a progress bar."""
     progress = tqdm(total=total, desc=desc, unit="img", leave=False)
     progress.update(total - sum(len(t.indices) for t in tasks))  # shards already on disk
-    with _pool(workers) as pool:
-        if pool is None:
-            for task in tasks:
-                progress.update(build_shard(task))
-        else:
-            for done in as_completed([pool.submit(build_shard, task) for task in tasks]):
-                progress.update(done.result())
+    if pool is None:
+        for task in tasks:
+            progress.update(build_shard(task))
+    else:
+        for done in as_completed([pool.submit(build_shard, task) for task in tasks]):
+            progress.update(done.result())
     progress.close()
+
+
+def _remove_stale_files(out: Path) -> None:
+    """Remove the temporary files (``.{name}.{pid}.tmp``) that a killed build left, but not those
+    of a process still running."""
+    for stale in out.glob(".*.tmp"):
+        pid = stale.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue
+        stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _write_shard(path: Path, records: list[bytes]) -> None:
@@ -282,83 +313,91 @@ def build_dataset(
     items, why = load_sources(sources)
     skipped += why
     settings["inputs"] = _fingerprint(items, bg_paths)
+    settings["builder"] = BUILDER_VERSION
     out = Path(out_dir)
     _check_folder(out, settings)
     manifest_path = out / MANIFEST_FILE
     if manifest_path.is_file():
         return json.loads(manifest_path.read_text())
 
-    items = _usable(
-        _foreground_problem, items, [i.fg_path for i in items], skipped, workers, "check foregrounds"
-    )
-    bgs = _usable(_background_problem, bg_paths, bg_paths, skipped, workers, "check backgrounds")
-    if not items:
-        raise DataError(f"no usable foreground in {[s.get('root') for s in sources]}")
-    if not bgs:
-        raise DataError(f"no usable background image in {backgrounds}")
+    # One pool of worker processes (each imports TensorFlow) checks the inputs and writes every split.
+    with _pool(workers) as pool:
+        items = _usable(
+            pool,
+            workers,
+            _foreground_problem,
+            items,
+            [i.fg_path for i in items],
+            skipped,
+            "check foregrounds",
+        )
+        bgs = _usable(pool, workers, _background_problem, bg_paths, bg_paths, skipped, "check backgrounds")
+        if not items:
+            raise DataError(f"no usable foreground in {[s.get('root') for s in sources]}")
+        if not bgs:
+            raise DataError(f"no usable background image in {backgrounds}")
 
-    rng = np.random.default_rng(seed)
-    fg_pools = _split_pool(
-        items, holdout, rng, group=lambda item: item.group, stratum=lambda item: item.source
-    )
-    bg_pools = _split_pool(bgs, holdout, rng)
-    for split in SPLITS:
-        if int(counts.get(split, 0)) and not (fg_pools[split] and bg_pools[split]):
-            raise DataError(
-                f"split {split!r} got {len(fg_pools[split])} foregrounds and {len(bg_pools[split])} "
-                "backgrounds: add data or lower data.build.holdout"
-            )
-    write_atomic(out / BUILD_FILE, _settings_text(settings).encode())  # the folder is now ours
-    for stale in out.glob(".*.tmp"):  # what a killed build was writing
-        stale.unlink()
-    options = {
-        key: settings[key] for key in ("seed", "max_offset", "jpeg_quality", "layers", "layer_quality")
-    }
-    options.update(size=size, scale_range=tuple(scale_range))
-    manifest = {"settings": settings, "splits": {}, "skipped": skipped}
-    started = time.perf_counter()
-    for split_index, split in enumerate(SPLITS):
-        n = int(counts.get(split, 0))
-        if n == 0:
-            continue
-        fgs, split_bgs = fg_pools[split], bg_pools[split]
-        num_shards = math.ceil(n / samples_per_shard)
-        by_source: dict[str, int] = {}
-        for i in range(n):
-            source = fgs[i % len(fgs)].source
-            by_source[source] = by_source.get(source, 0) + 1
-        tasks = []
-        for shard in range(num_shards):
-            path = out / shard_name(split, shard, num_shards)
-            if not path.is_file():  # a resumed build keeps the shards that are complete
-                indices = range(shard * samples_per_shard, min(n, (shard + 1) * samples_per_shard))
-                used = [fgs[i % len(fgs)] for i in indices]  # not the whole list: tasks are pickled
-                tasks.append(ShardTask(str(path), split, split_index, indices, used, split_bgs, options))
-        _run_tasks(tasks, workers, desc=f"build {split}", total=n)
-        shards = []
-        for shard in range(num_shards):
-            path = out / shard_name(split, shard, num_shards)
-            count = min(n, (shard + 1) * samples_per_shard) - shard * samples_per_shard
-            shards.append({"file": path.name, "count": count, "sha256": _sha256(path)})
-        manifest["splits"][split] = {
-            "count": n,
-            "foregrounds": len(fgs),
-            "backgrounds": len(split_bgs),
-            "by_source": by_source,
-            "shards": shards,
+        rng = np.random.default_rng(seed)
+        fg_pools = _split_pool(
+            items, holdout, rng, group=lambda item: item.group, stratum=lambda item: item.source
+        )
+        bg_pools = _split_pool(bgs, holdout, rng)
+        for split in SPLITS:
+            if int(counts.get(split, 0)) and not (fg_pools[split] and bg_pools[split]):
+                raise DataError(
+                    f"split {split!r} got {len(fg_pools[split])} foregrounds and {len(bg_pools[split])} "
+                    "backgrounds: add data or lower data.build.holdout"
+                )
+        write_atomic(out / BUILD_FILE, _settings_text(settings).encode())  # the folder is now ours
+        _remove_stale_files(out)
+        options = {
+            key: settings[key] for key in ("seed", "max_offset", "jpeg_quality", "layers", "layer_quality")
         }
-    manifest["seconds"] = round(time.perf_counter() - started, 2)
-    # Which foreground and background went to which split: the fixed, documented held-out subsets.
-    splits = {
-        split: {
-            "foregrounds": sorted(item.id for item in fg_pools[split]),
-            "backgrounds": sorted(str(p) for p in bg_pools[split]),
+        options.update(size=size, scale_range=tuple(scale_range))
+        manifest = {"settings": settings, "splits": {}, "skipped": skipped}
+        started = time.perf_counter()
+        for split_index, split in enumerate(SPLITS):
+            n = int(counts.get(split, 0))
+            if n == 0:
+                continue
+            fgs, split_bgs = fg_pools[split], bg_pools[split]
+            num_shards = math.ceil(n / samples_per_shard)
+            by_source: dict[str, int] = {}
+            for i in range(n):
+                source = fgs[i % len(fgs)].source
+                by_source[source] = by_source.get(source, 0) + 1
+            tasks = []
+            for shard in range(num_shards):
+                path = out / shard_name(split, shard, num_shards)
+                if not path.is_file():  # a resumed build keeps the shards that are complete
+                    indices = range(shard * samples_per_shard, min(n, (shard + 1) * samples_per_shard))
+                    used = [fgs[i % len(fgs)] for i in indices]  # not the whole list: tasks are pickled
+                    tasks.append(ShardTask(str(path), split, split_index, indices, used, split_bgs, options))
+            _run_tasks(pool, tasks, desc=f"build {split}", total=n)
+            shards = []
+            for shard in range(num_shards):
+                path = out / shard_name(split, shard, num_shards)
+                count = min(n, (shard + 1) * samples_per_shard) - shard * samples_per_shard
+                shards.append({"file": path.name, "count": count, "sha256": _sha256(path)})
+            manifest["splits"][split] = {
+                "count": n,
+                "foregrounds": len(fgs),
+                "backgrounds": len(split_bgs),
+                "by_source": by_source,
+                "shards": shards,
+            }
+        manifest["seconds"] = round(time.perf_counter() - started, 2)
+        # Which foreground and background went to which split: the fixed, documented held-out subsets.
+        splits = {
+            split: {
+                "foregrounds": sorted(item.id for item in fg_pools[split]),
+                "backgrounds": sorted(str(p) for p in bg_pools[split]),
+            }
+            for split in SPLITS
         }
-        for split in SPLITS
-    }
-    write_atomic(out / "splits.json", json.dumps(splits, indent=1).encode())
-    write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())
-    return manifest
+        write_atomic(out / "splits.json", json.dumps(splits, indent=1).encode())
+        write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())
+        return manifest
 
 
 def _settings_text(settings: dict) -> str:
@@ -382,6 +421,12 @@ def _check_folder(out: Path, settings: dict) -> None:
     build_file = out / BUILD_FILE
     if build_file.is_file():
         built = json.loads(build_file.read_text())
+        if built.get("builder") != settings["builder"]:
+            raise DataError(
+                f"{out}: was written by another version of the dataset builder (version "
+                f"{built.get('builder', 1)}, this one is {settings['builder']}: other splits or other "
+                "bytes); delete the folder to rebuild, or choose another data.shards_dir"
+            )
         same_settings = _settings_text({**built, "inputs": None}) == _settings_text(
             {**settings, "inputs": None}
         )

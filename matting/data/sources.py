@@ -276,7 +276,8 @@ def coco_without_persons(annotations: str, images: str) -> list[Path]:
     api = _load_coco(annotations)
     with_persons = set(api.getImgIds(catIds=api.getCatIds(catNms=["person"])))
     ids = [i for i in sorted(api.getImgIds()) if i not in with_persons]
-    files = [Path(images) / api.loadImgs(i)[0]["file_name"] for i in ids]
+    names = [api.loadImgs(i)[0].get("file_name") for i in ids]
+    files = [Path(images) / name for name in names if name]  # entries without a file name: none
     return [f for f in files if f.is_file()]
 
 
