@@ -139,16 +139,22 @@ def test_folder_with_another_build_is_refused(tiny_root):
         build(cfg)
 
 
-def test_a_build_folder_is_not_reused_after_its_input_files_change(tmp_path):
+def _small_build(tmp_path) -> dict:
+    """``build_dataset`` arguments for 8 composites of 32x32 from 6 synthetic foregrounds."""
     from matting.data.synthetic import write_synthetic_dataset
 
     raw = tmp_path / "raw"
     write_synthetic_dataset(raw, num_foregrounds=6, num_backgrounds=6, fg_size=(48, 40), bg_size=(48, 40))
-    kwargs = dict(
+    return dict(
         sources=[{"type": "matte_folder", "name": "s", "root": str(raw)}], backgrounds=[str(raw / "bg")],
         out_dir=str(tmp_path / "out"), size=(32, 32), counts={"train": 4, "val": 2, "test": 2},
         holdout={"val": 0.2, "test": 0.2},
     )  # fmt: skip
+
+
+def test_a_build_folder_is_not_reused_after_its_input_files_change(tmp_path):
+    kwargs = _small_build(tmp_path)
+    raw = tmp_path / "raw"
     first = build_dataset(**kwargs)
     assert build_dataset(**kwargs) == first  # same inputs: the finished build is returned
     background = sorted((raw / "bg").iterdir())[0]
@@ -321,14 +327,8 @@ def test_folders_of_another_builder_version_are_refused_and_stale_files_of_live_
     import sys
 
     from matting.data.build import _remove_stale_files
-    from matting.data.synthetic import write_synthetic_dataset
 
-    raw = tmp_path / "raw"
-    write_synthetic_dataset(raw, num_foregrounds=6, num_backgrounds=6, fg_size=(48, 40), bg_size=(48, 40))
-    kwargs = dict(
-        sources=[{"type": "matte_folder", "name": "s", "root": str(raw)}], backgrounds=[str(raw / "bg")],
-        out_dir=str(tmp_path / "out"), size=(48, 40), counts={"train": 4, "val": 2, "test": 2},
-    )  # fmt: skip
+    kwargs = _small_build(tmp_path)
     build_dataset(**kwargs)
     build_file = tmp_path / "out" / "build.json"
     old = json.loads(build_file.read_text())
