@@ -238,3 +238,39 @@ def test_coco_images_without_persons_serve_as_backgrounds(coco_dir):
     assert [p.name for p in list_backgrounds([entry])] == ["street.jpg"]
     with pytest.raises(ConfigError, match="folder or"):
         list_backgrounds([{"type": "flickr"}])
+
+
+def test_coco_matte_and_mask_folders_combine_in_one_build(coco_dir, tmp_path):
+    """Three source types in one build: each is in train and in test (held out per source), the
+    manifest counts composites per source, and records carry their source and quality flag."""
+    from matting.data.features import COARSE_QUALITY, SOURCE
+    from matting.data.pipeline import read_records, split_files
+
+    for layout in (("mattes", "fg", "alpha"), ("masks", "image", "mask")):
+        for sub in layout[1:]:
+            (tmp_path / layout[0] / sub).mkdir(parents=True)
+        for i in range(4):
+            cv2.imwrite(
+                str(tmp_path / layout[0] / layout[1] / f"{i}.png"), np.full((60, 40, 3), 50 * i, np.uint8)
+            )
+            cv2.imwrite(
+                str(tmp_path / layout[0] / layout[2] / f"{i}.png"), person_mask(60, 40, (5, 5, 30, 50)) * 255
+            )
+    (tmp_path / "bg").mkdir()
+    for i in range(6):
+        cv2.imwrite(str(tmp_path / "bg" / f"{i}.jpg"), np.full((50, 50, 3), i * 40, np.uint8))
+    sources = [
+        coco_entry(coco_dir),  # 3 persons in 2 photos
+        {"type": "matte_folder", "name": "mattes", "root": str(tmp_path / "mattes")},
+        {"type": "mask_folder", "name": "masks", "root": str(tmp_path / "masks")},
+    ]
+    manifest = build_dataset(
+        sources=sources, backgrounds=[str(tmp_path / "bg")], out_dir=str(tmp_path / "out"), size=(48, 40),
+        counts={"train": 12, "val": 0, "test": 6}, holdout={"val": 0.0, "test": 0.3},
+    )  # fmt: skip
+    for split in ("train", "test"):
+        assert set(manifest["splits"][split]["by_source"]) == {"coco", "mattes", "masks"}
+        records = read_records(split_files(tmp_path / "out", split)).as_numpy_iterator()
+        quality = {r[SOURCE].decode(): bool(r[COARSE_QUALITY]) for r in records}
+        assert quality == {"coco": True, "mattes": False, "masks": True}
+    assert sum(manifest["splits"]["train"]["by_source"].values()) == 12

@@ -37,6 +37,8 @@ MANIFEST_FILE = "manifest.json"
 # Bumped whenever the same settings would give other splits or other bytes, so that a build folder
 # from another version is refused rather than completed with shards that do not match.
 BUILDER_VERSION = 2
+# The model card's dataset: about 90k composites with a 1000-image test split.
+CARD_COUNTS = {"train": 89_000, "val": 1_000, "test": 1_000}
 
 
 def _check_config(size, counts, holdout) -> None:
@@ -288,12 +290,13 @@ def build_dataset(
 ) -> dict:
     """Build train / val / test shards under ``out_dir`` and write ``manifest.json``; returns it.
 
-    ``counts`` gives the number of composites per split, ``holdout`` the fraction of foregrounds
+    ``counts`` gives the number of composites per split (missing splits: ``CARD_COUNTS``, the
+    model card's), ``holdout`` the fraction of foregrounds
     and of backgrounds kept for val and test (no foreground or background is shared between splits).
     ``layers`` also stores each composite's foreground and background (two more JPEGs a record,
     at ``layer_quality``), which the refinement stage's compositional loss needs.
     """
-    counts = {"train": 1000, "val": 100, "test": 100, **(counts or {})}
+    counts = {**CARD_COUNTS, **(counts or {})}
     holdout = {"val": 0.1, "test": 0.1, **(holdout or {})}
     size = tuple(int(s) for s in size)
     _check_config(size, counts, holdout)
