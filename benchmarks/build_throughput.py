@@ -52,7 +52,7 @@ def main() -> None:
         items, _ = load_sources(entries)
         bgs = list_backgrounds(backgrounds)
         options = {"size": tuple(args.size), "seed": 0, "scale_range": (0.6, 1.0), "max_offset": 0.15,
-                   "jpeg_quality": 95, "layer_quality": 90}  # fmt: skip
+                   "max_drop": 0.0, "jpeg_quality": 95, "layer_quality": 90}  # fmt: skip
         cv2.setNumThreads(1)  # everything measured as in a builder worker: one core, OpenCV on one thread
         used = [items[i % len(items)] for i in range(args.count)]
 

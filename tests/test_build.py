@@ -203,6 +203,9 @@ def test_foreground_without_alpha_and_unreadable_background_are_skipped_and_list
     [
         ({"size": (0, 64)}, ConfigError, "size"),
         ({"counts": {"train": -1}}, ConfigError, "counts.train"),
+        ({"scale_range": (0.9, 0.5)}, ConfigError, r"scale_range must be \[low, high\]"),
+        ({"max_drop": 1.5}, ConfigError, "max_drop in"),
+        ({"jpeg_quality": 0}, ConfigError, "jpeg_quality must be in"),
         ({"backgrounds": []}, ConfigError, "backgrounds"),
         ({"sources": [{"type": "matte_folder", "root": "/no/such/place"}]}, DataError, "/no/such/place"),
     ],

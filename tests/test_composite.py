@@ -74,3 +74,17 @@ def test_resize_averages_to_shrink_and_interpolates_to_enlarge():
     # bilinear: the new middle columns lie between the two values (area would repeat them)
     enlarged = resize(ramp, (1, 4))
     assert enlarged.tolist() == [[0, 25, 75, 100]]
+
+
+def test_max_drop_sinks_the_person_below_the_bottom_edge():
+    fg = np.ones((40, 30, 3), np.float32)
+    alpha = np.ones((40, 30), np.float32)
+    visible = []
+    for seed in range(30):
+        placed = place_foreground(fg, alpha, (80, 60), np.random.default_rng(seed), scale_range=(0.8, 0.8),
+                                  max_drop=0.5)  # fmt: skip
+        rows = np.nonzero(placed.canvas_alpha().max(axis=1))[0]
+        assert rows.max() == 79  # still reaching the bottom edge, cut there
+        visible.append(len(rows))
+    # The person is 64 rows high (0.8 of 80): up to 32 of them sink below the edge.
+    assert 32 <= min(visible) < 48 and max(visible) <= 64

@@ -41,7 +41,9 @@ BUILDER_VERSION = 2
 CARD_COUNTS = {"train": 89_000, "val": 1_000, "test": 1_000}
 
 
-def _check_config(size, counts, holdout) -> None:
+def _check_config(settings: dict) -> None:
+    """A clear error for each setting out of its range."""
+    size, counts, holdout = settings["size"], settings["counts"], settings["holdout"]
     if len(size) != 2 or min(size) <= 0:
         raise ConfigError(f"data.build.size must be two positive numbers (height, width), got {size}")
     for split in SPLITS:
@@ -49,6 +51,21 @@ def _check_config(size, counts, holdout) -> None:
             raise ConfigError(f"data.build.counts.{split} must be positive, got {counts.get(split)}")
     if sum(holdout.get(s, 0.0) for s in ("val", "test")) >= 1.0 or min(holdout.values()) < 0:
         raise ConfigError(f"data.build.holdout fractions must be >= 0 and sum below 1, got {holdout}")
+    if settings["samples_per_shard"] <= 0:
+        raise ConfigError(
+            f"data.build.samples_per_shard must be positive, got {settings['samples_per_shard']}"
+        )
+    low_high = settings["scale_range"]
+    if len(low_high) != 2 or not 0 < low_high[0] <= low_high[1]:
+        raise ConfigError(f"data.build.scale_range must be [low, high] with 0 < low <= high, got {low_high}")
+    if settings["max_offset"] < 0 or not 0 <= settings["max_drop"] < 1:
+        raise ConfigError(
+            f"data.build.max_offset must be >= 0 and max_drop in [0, 1), got {settings['max_offset']} "
+            f"and {settings['max_drop']}"
+        )
+    for key in ("jpeg_quality", "layer_quality"):
+        if not 1 <= settings[key] <= 100:
+            raise ConfigError(f"data.build.{key} must be in [1, 100], got {settings[key]}")
 
 
 def _split_pool(
@@ -154,13 +171,16 @@ def make_composite(
     *,
     scale_range=(0.6, 1.0),
     max_offset=0.15,
+    max_drop=0.0,
     layers: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """One composite: uint8 image ``[H, W, 3]``, alpha ``[H, W]``, binary coarse mask ``[H, W]``
     and, with ``layers``, the foreground (its colours in its box, the background elsewhere) and
     the background ``[H, W, 3]``; else ``None``."""
     fg, alpha = _load(item)  # uint8 throughout: the stored alpha is exactly the placed one
-    placed = place_foreground(fg, alpha, size, rng, scale_range=tuple(scale_range), max_offset=max_offset)
+    placed = place_foreground(
+        fg, alpha, size, rng, scale_range=tuple(scale_range), max_offset=max_offset, max_drop=max_drop
+    )
     bg = cover_crop(read_image(bg_path), size, rng)
     image = placed.over(bg, inplace=not layers)
     if layers:
@@ -194,6 +214,7 @@ def build_shard(task: ShardTask) -> int:
         bg_path = task.backgrounds[int(rng.integers(len(task.backgrounds)))]
         image, alpha, coarse, layers = make_composite(
             item, bg_path, o["size"], rng, scale_range=o["scale_range"], max_offset=o["max_offset"],
+            max_drop=o["max_drop"],
             layers=o["layers"],
         )  # fmt: skip
         records.append(
@@ -282,6 +303,7 @@ def build_dataset(
     samples_per_shard: int = 512,
     scale_range=(0.6, 1.0),
     max_offset: float = 0.15,
+    max_drop: float = 0.0,
     jpeg_quality: int = 95,
     layers: bool = False,
     layer_quality: int = 90,
@@ -299,18 +321,15 @@ def build_dataset(
     counts = {**CARD_COUNTS, **(counts or {})}
     holdout = {"val": 0.1, "test": 0.1, **(holdout or {})}
     size = tuple(int(s) for s in size)
-    _check_config(size, counts, holdout)
-    if workers <= 0:
-        raise ConfigError(f"data.build.workers must be positive, got {workers}")
-    if samples_per_shard <= 0:
-        raise ConfigError(f"data.build.samples_per_shard must be positive, got {samples_per_shard}")
-
     settings = {
         "sources": sources, "backgrounds": backgrounds, "size": list(size), "counts": counts,
         "holdout": holdout, "samples_per_shard": samples_per_shard,
-        "scale_range": list(scale_range), "max_offset": max_offset,
+        "scale_range": list(scale_range), "max_offset": max_offset, "max_drop": max_drop,
         "jpeg_quality": jpeg_quality, "layers": bool(layers), "layer_quality": layer_quality, "seed": seed,
     }  # fmt: skip
+    _check_config(settings)
+    if workers <= 0:
+        raise ConfigError(f"data.build.workers must be positive, got {workers}")
     skipped: list[dict] = []
     bg_paths = list_backgrounds(backgrounds)
     items, why = load_sources(sources)
@@ -354,7 +373,8 @@ def build_dataset(
         write_atomic(out / BUILD_FILE, _settings_text(settings).encode())  # the folder is now ours
         _remove_stale_files(out)
         options = {
-            key: settings[key] for key in ("seed", "max_offset", "jpeg_quality", "layers", "layer_quality")
+            key: settings[key]
+            for key in ("seed", "max_offset", "max_drop", "jpeg_quality", "layers", "layer_quality")
         }
         options.update(size=size, scale_range=tuple(scale_range))
         manifest = {"settings": settings, "splits": {}, "skipped": skipped}

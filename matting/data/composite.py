@@ -97,6 +97,7 @@ def place_foreground(
     *,
     scale_range: tuple[float, float] = (0.6, 1.0),
     max_offset: float = 0.15,
+    max_drop: float = 0.0,
     flip: bool = True,
 ) -> Placed:
     """Scale, flip and position a portrait foreground on a canvas of ``size`` (height, width).
@@ -106,7 +107,8 @@ def place_foreground(
     The foreground is first cut to the bounding box of its alpha (the person, not the photo). Its
     height becomes a random fraction ``scale_range`` of the canvas height (its width capped to the
     canvas); it stands on the bottom edge, shifted sideways by up to ``max_offset`` of the canvas
-    width, so it may leave the frame on one side.
+    width, so it may leave the frame on one side, and sunk below the bottom edge by up to
+    ``max_drop`` of its own height (cut at the waist or chest, as in half-length portraits).
     """
     out_h, out_w = size
     x, y, w, h = cv2.boundingRect(alpha if alpha.dtype == np.uint8 else (alpha > 0).astype(np.uint8))
@@ -122,6 +124,8 @@ def place_foreground(
 
     left = (out_w - new_w) // 2 + int(round(rng.uniform(-max_offset, max_offset) * out_w))
     top = out_h - new_h
+    if max_drop > 0:  # (no draw otherwise: the composites of builds without it stay the same)
+        top += int(round(rng.uniform(0, max_drop) * new_h))
     # Intersection of the placed foreground with the canvas.
     y0, x0 = max(top, 0), max(left, 0)
     y1, x1 = max(min(top + new_h, out_h), y0), max(min(left + new_w, out_w), x0)
