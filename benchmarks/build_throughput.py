@@ -11,6 +11,7 @@ the projection for 90k composites assumes workers scale linearly (they share not
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 
 from matting.data.build import ShardTask, build_shard
 from matting.data.sources import list_backgrounds, load_sources
-from matting.io import encode_jpeg, read_image
+from matting.io import encode_jpeg, read_alpha, read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,6 +36,34 @@ def sources(shared: Path, tmp: str):
         tmp, num_foregrounds=40, num_backgrounds=20, fg_size=(768, 640), bg_size=(768, 640)
     )
     return [{"type": "matte_folder", "name": "synthetic", "root": tmp}], [f"{tmp}/bg"], "synthetic set"
+
+
+def as_coco(items: list, tmp: str) -> dict:
+    """The same photos and person masks as a COCO instances file (compressed RLE, one person an
+    image), so that the COCO source is timed on the same pixels."""
+    from pycocotools import mask as mask_utils
+
+    images, annotations = [], []
+    for i, item in enumerate(items, start=1):
+        mask = (read_alpha(item.alpha_path) > 127).astype(np.uint8)
+        rle = mask_utils.encode(np.asfortranarray(mask))
+        height, width = mask.shape
+        images.append({"id": i, "file_name": str(item.fg_path), "height": height, "width": width})
+        segmentation = {"size": [height, width], "counts": rle["counts"].decode()}
+        annotations.append({"id": i, "image_id": i, "category_id": 1, "iscrowd": 0, "area": float(mask.sum()),
+                            "bbox": list(cv2.boundingRect(mask)), "segmentation": segmentation})  # fmt: skip
+    path = Path(tmp) / "instances.json"
+    categories = [{"id": 1, "name": "person"}]
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
+    # file names are absolute: the image folder is the root
+    return {
+        "type": "coco",
+        "name": "coco",
+        "annotations": str(path),
+        "images": "/",
+        "min_area": 0,
+        "min_box": 0,
+    }
 
 
 def main() -> None:
@@ -54,11 +83,16 @@ def main() -> None:
         options = {"size": tuple(args.size), "seed": 0, "scale_range": (0.6, 1.0), "max_offset": 0.15,
                    "max_drop": 0.0, "jpeg_quality": 95, "layer_quality": 90}  # fmt: skip
         cv2.setNumThreads(1)  # everything measured as in a builder worker: one core, OpenCV on one thread
-        used = [items[i % len(items)] for i in range(args.count)]
+        coco_items, _ = load_sources([as_coco(items, tmp)])
+        used = {
+            kind: [pool[i % len(pool)] for i in range(args.count)]
+            for kind, pool in (("folder", items), ("coco", coco_items))
+        }
 
-        def builder(layers: bool) -> tuple[float, float]:
-            path = f"{tmp}/bench-{layers}.tfrecord"
-            task = ShardTask(path, "train", 0, range(args.count), used, bgs, {**options, "layers": layers})
+        def builder(kind: str, layers: bool) -> tuple[float, float]:
+            path = f"{tmp}/bench-{kind}-{layers}.tfrecord"
+            options_ = {**options, "layers": layers}
+            task = ShardTask(path, "train", 0, range(args.count), used[kind], bgs, options_)
             started = time.perf_counter()
             build_shard(task)
             return args.count / (time.perf_counter() - started), Path(path).stat().st_size / args.count
@@ -73,11 +107,16 @@ def main() -> None:
                 encode_jpeg(np.resize(background, (*args.size, 3)), 95)
             return args.count / (time.perf_counter() - started)
 
-        runs, sizes = {False: [], True: [], "limit": []}, {}
+        rows = {
+            ("folder", False): f"composites ({entries[0]['type']}): read, place, blend, encode JPEG + 2 PNG",
+            ("folder", True): "composites with layers (+ foreground and background JPEGs at quality 90)",
+            ("coco", False): "composites from the same persons as a COCO file (RLE masks, whole photos)",
+        }
+        runs, sizes = {**{row: [] for row in rows}, "limit": []}, {}
         for _ in range(args.repeats):  # interleaved, so that a slow spell of the machine hits all rows
-            for layers in (False, True):
-                rate, sizes[layers] = builder(layers)
-                runs[layers].append(rate)
+            for row in rows:
+                rate, sizes[row] = builder(*row)
+                runs[row].append(rate)
             runs["limit"].append(limit())
         rates = {key: float(np.median(values)) for key, values in runs.items()}
 
@@ -96,12 +135,10 @@ def main() -> None:
           f"median of {args.repeats} rounds.\n")  # fmt: skip
     print("| measure | per second (one worker) | % of limit | kB per record | 90k on 16 workers |")
     print("|---|---|---|---|---|")
-    rows = {False: "composites: read, place, blend, encode JPEG + 2 PNG, TFRecord",
-            True: "composites with layers (+ foreground and background JPEGs at quality 90)"}  # fmt: skip
-    for layers, label in rows.items():
-        minutes = 90_000 / (rates[layers] * 16) / 60
-        print(f"| {label} | {rates[layers]:.1f} | {100 * rates[layers] / io_rate:.0f}% | "
-              f"{sizes[layers] / 1000:.0f} | {minutes:.1f} min |")  # fmt: skip
+    for row, label in rows.items():
+        minutes = 90_000 / (rates[row] * 16) / 60
+        print(f"| {label} | {rates[row]:.1f} | {100 * rates[row] / io_rate:.0f}% | "
+              f"{sizes[row] / 1000:.0f} | {minutes:.1f} min |")  # fmt: skip
     limit = "JPEG decode (fg + bg) + encode of the same images: the practical limit"
     print(f"| {limit} | {io_rate:.1f} | 100% | | |")
     minutes = (60_000 / check_fg + 20_000 / check_bg) / 16 / 60
