@@ -6,6 +6,7 @@ extension OpenCV reads) and raises :class:`DataError` naming the file when it ca
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import warnings
@@ -186,16 +187,45 @@ def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:
     return buffer.tobytes()
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """A temporary path beside ``path`` (``.{name}.{pid}.tmp``) to write to; renamed to ``path``
+    when the block ends without an error, removed otherwise. A process killed in the block leaves
+    the temporary file: :func:`remove_stale_temporaries` clears it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(data)
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Remove the temporary files of :func:`atomic_path` in ``folder`` whose process has died (a
+    killed run's), not those of a process still writing."""
+    for stale in folder.glob(".*.tmp"):
+        pid = stale.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue
+        stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:

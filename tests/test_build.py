@@ -205,6 +205,10 @@ def test_foreground_without_alpha_and_unreadable_background_are_skipped_and_list
         ({"counts": {"train": -1}}, ConfigError, "counts.train"),
         ({"scale_range": (0.9, 0.5)}, ConfigError, r"scale_range must be \[low, high\]"),
         ({"max_drop": 1.5}, ConfigError, "max_drop in"),
+        ({"max_offset": 2.0}, ConfigError, r"max_offset must be in \[0, 1\]"),
+        ({"counts": {"val": 5}}, ConfigError, "counts.train must be positive, got 0"),  # left out: none
+        ({"counts": {"train": 5, "test": -1}}, ConfigError, "counts.test must be >= 0"),
+        ({"samples_per_shard": 2.5}, ConfigError, "samples_per_shard must be a positive"),
         ({"jpeg_quality": 0}, ConfigError, "jpeg_quality must be in"),
         ({"backgrounds": []}, ConfigError, "backgrounds"),
         ({"sources": [{"type": "matte_folder", "root": "/no/such/place"}]}, DataError, "/no/such/place"),
@@ -221,6 +225,7 @@ def test_bad_build_settings_fail_with_a_clear_message(tmp_path, kwargs, error, m
     }
     with pytest.raises(error, match=match):
         build_dataset(**settings)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
 def test_one_process_writes_the_same_bytes_as_two(tiny_root, tmp_path):
@@ -329,7 +334,7 @@ def test_folders_of_another_builder_version_are_refused_and_stale_files_of_live_
     import subprocess
     import sys
 
-    from matting.data.build import _remove_stale_files
+    from matting.io import remove_stale_temporaries
 
     kwargs = _small_build(tmp_path)
     build_dataset(**kwargs)
@@ -337,7 +342,6 @@ def test_folders_of_another_builder_version_are_refused_and_stale_files_of_live_
     old = json.loads(build_file.read_text())
     del old["builder"]  # as the builder wrote it before versions
     build_file.write_text(json.dumps(old))
-    (tmp_path / "out" / "manifest.json").unlink()
     with pytest.raises(DataError, match="another version of the dataset builder .version 1, this one is 2"):
         build_dataset(**kwargs)
 
@@ -348,7 +352,7 @@ def test_folders_of_another_builder_version_are_refused_and_stale_files_of_live_
                  for pid in (live.pid, int(dead.stdout))}  # fmt: skip
         for file in files.values():
             file.write_bytes(b"partial")
-        _remove_stale_files(tmp_path / "out")
+        remove_stale_temporaries(tmp_path / "out")
         assert files[live.pid].exists() and not files[int(dead.stdout)].exists()
     finally:
         live.kill()

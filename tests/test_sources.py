@@ -273,4 +273,3 @@ def test_coco_matte_and_mask_folders_combine_in_one_build(coco_dir, tmp_path):
         records = read_records(split_files(tmp_path / "out", split)).as_numpy_iterator()
         quality = {r[SOURCE].decode(): bool(r[COARSE_QUALITY]) for r in records}
         assert quality == {"coco": True, "mattes": False, "masks": True}
-    assert sum(manifest["splits"]["train"]["by_source"].values()) == 12

@@ -29,7 +29,7 @@ from matting.data.composite import cover_crop, place_foreground
 from matting.data.features import encode_example, shard_name
 from matting.data.sources import Foreground, list_backgrounds, load_sources
 from matting.errors import ConfigError, DataError
-from matting.io import read_image, write_atomic
+from matting.io import atomic_path, read_image, remove_stale_temporaries, write_atomic
 
 SPLITS = ("train", "val", "test")
 BUILD_FILE = "build.json"
@@ -48,19 +48,20 @@ def _check_config(settings: dict) -> None:
         raise ConfigError(f"data.build.size must be two positive numbers (height, width), got {size}")
     for split in SPLITS:
         if int(counts.get(split, 0)) < (1 if split == "train" else 0):
-            raise ConfigError(f"data.build.counts.{split} must be positive, got {counts.get(split)}")
+            least = "positive" if split == "train" else ">= 0"
+            raise ConfigError(f"data.build.counts.{split} must be {least}, got {counts.get(split)}")
     if sum(holdout.get(s, 0.0) for s in ("val", "test")) >= 1.0 or min(holdout.values()) < 0:
         raise ConfigError(f"data.build.holdout fractions must be >= 0 and sum below 1, got {holdout}")
-    if settings["samples_per_shard"] <= 0:
+    if not isinstance(settings["samples_per_shard"], int) or settings["samples_per_shard"] <= 0:
         raise ConfigError(
-            f"data.build.samples_per_shard must be positive, got {settings['samples_per_shard']}"
+            f"data.build.samples_per_shard must be a positive integer, got {settings['samples_per_shard']}"
         )
     low_high = settings["scale_range"]
     if len(low_high) != 2 or not 0 < low_high[0] <= low_high[1]:
         raise ConfigError(f"data.build.scale_range must be [low, high] with 0 < low <= high, got {low_high}")
-    if settings["max_offset"] < 0 or not 0 <= settings["max_drop"] < 1:
+    if not 0 <= settings["max_offset"] <= 1 or not 0 <= settings["max_drop"] < 1:
         raise ConfigError(
-            f"data.build.max_offset must be >= 0 and max_drop in [0, 1), got {settings['max_offset']} "
+            f"data.build.max_offset must be in [0, 1] and max_drop in [0, 1), got {settings['max_offset']} "
             f"and {settings['max_drop']}"
         )
     for key in ("jpeg_quality", "layer_quality"):
@@ -237,10 +238,13 @@ def _pool(workers: int):
     context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
     # A worker is one core: OpenCV's own thread pool would only contend with the other workers
     # (and costs more than it gives on the small operations of a composite).
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=cv2.setNumThreads, initargs=(1,)
-    ) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=cv2.setNumThreads, initargs=(1,))
+    try:
         yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # report the error now, not after the queued shards
+        raise
+    pool.shutdown(wait=True)
 
 
 def _run_tasks(pool, tasks: list[ShardTask], *, desc: str, total: int) -> None:
@@ -256,36 +260,11 @@ def _run_tasks(pool, tasks: list[ShardTask], *, desc: str, total: int) -> None:
     progress.close()
 
 
-def _remove_stale_files(out: Path) -> None:
-    """Remove the temporary files (``.{name}.{pid}.tmp``) that a killed build left, but not those
-    of a process still running."""
-    for stale in out.glob(".*.tmp"):
-        pid = stale.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
-            continue
-        stale.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def _write_shard(path: Path, records: list[bytes]) -> None:
     """Write a shard under a temporary name, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tf.io.TFRecordWriter(str(tmp)) as writer:
-            for record in records:
-                writer.write(record)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
+        for record in records:
+            writer.write(record)
 
 
 def _sha256(path: Path) -> str:
@@ -312,13 +291,13 @@ def build_dataset(
 ) -> dict:
     """Build train / val / test shards under ``out_dir`` and write ``manifest.json``; returns it.
 
-    ``counts`` gives the number of composites per split (missing splits: ``CARD_COUNTS``, the
-    model card's), ``holdout`` the fraction of foregrounds
+    ``counts`` gives the number of composites per split (a split left out: none; no ``counts``:
+    ``CARD_COUNTS``, the model card's), ``holdout`` the fraction of foregrounds
     and of backgrounds kept for val and test (no foreground or background is shared between splits).
     ``layers`` also stores each composite's foreground and background (two more JPEGs a record,
     at ``layer_quality``), which the refinement stage's compositional loss needs.
     """
-    counts = {**CARD_COUNTS, **(counts or {})}
+    counts = dict(CARD_COUNTS) if counts is None else {split: 0 for split in SPLITS} | dict(counts)
     holdout = {"val": 0.1, "test": 0.1, **(holdout or {})}
     size = tuple(int(s) for s in size)
     settings = {
@@ -368,10 +347,11 @@ def build_dataset(
             if int(counts.get(split, 0)) and not (fg_pools[split] and bg_pools[split]):
                 raise DataError(
                     f"split {split!r} got {len(fg_pools[split])} foregrounds and {len(bg_pools[split])} "
-                    "backgrounds: add data or lower data.build.holdout"
+                    f"backgrounds: add data, lower data.build.holdout or set data.build.counts.{split}=0 "
+                    "(one foreground and one background of each source always stay in train)"
                 )
         write_atomic(out / BUILD_FILE, _settings_text(settings).encode())  # the folder is now ours
-        _remove_stale_files(out)
+        remove_stale_temporaries(out)
         options = {
             key: settings[key]
             for key in ("seed", "max_offset", "max_drop", "jpeg_quality", "layers", "layer_quality")
