@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from matting.io import encode_jpeg, encode_png, write_atomic
+from matting.io import encode_jpeg, encode_png, remove_stale_temporaries, write_atomic
 
 __all__ = [
     "FORMAT_VERSION",
@@ -871,9 +871,9 @@ def _remove_leftovers(folder: Path, extension: str, count: int) -> None:
     item = re.compile(rf"(\d{{5}})\{extension}")
     for path in folder.iterdir():
         match = item.fullmatch(path.name)
-        stale = match is not None and int(match.group(1)) >= count
-        if stale or (path.name.startswith(".") and path.name.endswith(".tmp")):
+        if match is not None and int(match.group(1)) >= count:
             path.unlink()
+    remove_stale_temporaries(folder)
 
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:
