@@ -21,7 +21,8 @@ import numpy as np
 
 from matting.data.build import ShardTask, build_shard
 from matting.data.sources import list_backgrounds, load_sources
-from matting.io import encode_jpeg, read_alpha, read_image
+from matting.io.codecs import encode_jpeg
+from matting.io.images import read_alpha, read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 

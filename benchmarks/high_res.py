@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from matting.data.composite import composite
 from matting.data.synthetic import generate_background, generate_person
-from matting.io import read_alpha, read_image
+from matting.io.images import read_alpha, read_image
 from matting.metrics import evaluate_alpha
 from matting.ops import guided_upsample, resize
 

@@ -16,7 +16,9 @@ from matting.data.features import ALPHA, IMAGE, SAMPLE_ID
 from matting.data.pipeline import read_records
 from matting.errors import ConfigError, DataError
 from matting.inference import MattingPipeline
-from matting.io import list_images, read_alpha, read_image, to_uint8, write_atomic
+from matting.io.codecs import to_uint8
+from matting.io.files import write_atomic
+from matting.io.images import list_images, read_alpha, read_image
 from matting.metrics import SCALE_NOTE, evaluate_alpha, mse
 from matting.viz import error_map, save_grid
 

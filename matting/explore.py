@@ -15,7 +15,7 @@ import numpy as np
 from matting.data.composite import composite
 from matting.data.features import ALPHA, COARSE, IMAGE, SOURCE
 from matting.data.pipeline import read_records, split_files
-from matting.io import to_uint8
+from matting.io.codecs import to_uint8
 
 # ---------------------------------------------------------------------------------------------------
 # Mattes
@@ -229,7 +229,7 @@ def show_image(path: str, *, width: float = 10.0):
     """A PNG file (an evaluation grid) as a matplotlib figure."""
     import matplotlib.pyplot as plt
 
-    from matting.io import read_image
+    from matting.io.images import read_image
 
     image = read_image(path)
     fig, ax = plt.subplots(figsize=(width, width * image.shape[0] / image.shape[1]))

@@ -23,8 +23,6 @@ All resizing and normalisation live inside the exported graph.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from matting.errors import ConfigError
 from matting.inference import IMAGE_SPEC, MattingModule
+from matting.io.files import atomic_folder
 
 # ModelScope's loading contract: exactly these keys, and never a "model" key (ModelScope would then
 # look for a registered model class and fail).
@@ -54,22 +53,9 @@ def _write_folder(target: str, overwrite: bool, metadata: dict | None, write: Ca
     target = Path(target)
     if target.exists() and not overwrite:
         raise ConfigError(f"{target}: exists already; pass overwrite=true to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_folder(target) as tmp:
         write(tmp)
         (tmp / "matting.json").write_text(json.dumps(metadata or {}, indent=2))
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 

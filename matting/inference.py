@@ -22,7 +22,7 @@ import tensorflow as tf
 
 import matting.models  # noqa: F401  (registers the custom layers the checkpoints use)
 from matting.errors import CheckpointError, ConfigError
-from matting.io import to_uint8
+from matting.io.codecs import to_uint8
 from matting.models.unet import check_input_size
 from matting.ops import guided_upsample, resize
 

@@ -15,7 +15,8 @@ from tqdm import tqdm
 from matting.data.composite import composite
 from matting.errors import DataError
 from matting.inference import MattingPipeline
-from matting.io import list_images, read_image, to_uint8, write_png
+from matting.io.codecs import to_uint8
+from matting.io.images import list_images, read_image, write_png
 
 
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -16,7 +15,7 @@ import tensorflow as tf
 
 from matting.data.pipeline import count_records, make_dataset, split_files
 from matting.errors import CheckpointError, ConfigError, MattingError
-from matting.io import write_atomic
+from matting.io.files import atomic_path, remove_stale_temporaries, write_atomic
 from matting.losses import make_loss
 from matting.models.unet import build_coarse_unet, build_fine_unet, check_input_size
 
@@ -54,9 +53,8 @@ def alpha_mse(y_true, y_pred):
 
 def save_model(model: keras.Model, path: Path) -> None:
     """``model.save(path)`` under a temporary name, then renamed: never a truncated file."""
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, ending=".keras") as tmp:
+        model.save(tmp)
 
 
 def is_chief() -> bool:
@@ -111,8 +109,8 @@ class TrainingState(keras.callbacks.Callback):
     def restore(self, model: keras.Model) -> int:
         """Load the newest readable state into ``model`` (compiled); returns its step (0: none).
         A state saved with another number of steps per epoch is refused."""
-        for leftover in self.folder.glob(".tmp-*"):  # a write cut short by a kill
-            leftover.unlink(missing_ok=True)
+        if self.folder.is_dir():
+            remove_stale_temporaries(self.folder)  # a write cut short by a kill
         if not self._json.is_file():
             return 0
         state = json.loads(self._json.read_text())
@@ -162,9 +160,8 @@ class TrainingState(keras.callbacks.Callback):
         name = f"step-{self.step}.weights.h5"
         before = self.saved or {}
         if before.get("file") != name:  # a step saved at a batch end needs no second copy at epoch end
-            tmp = self.target / f".tmp-{name}"
-            self.model.save_weights(tmp)
-            os.replace(tmp, self.target / name)
+            with atomic_path(self.target / name, ending=".weights.h5") as tmp:
+                self.model.save_weights(tmp)
             before = {**before, "previous": before.get("file"), "previous_step": before.get("step")}
         state = {"step": self.step, "epoch": self.step // self.steps_per_epoch, "best": self.best,
                  "steps_per_epoch": self.steps_per_epoch, "file": name, "previous": before.get("previous"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from matting.io import to_uint8, write_png
+from matting.io.codecs import to_uint8
+from matting.io.images import write_png
 
 
 def to_rgb_uint8(x: np.ndarray) -> np.ndarray:

@@ -55,7 +55,7 @@ def test_encode_example_round_trip_is_lossless_for_alpha_and_mask():
     np.testing.assert_array_equal(np.rint(parsed[COARSE].numpy()[..., 0] * 255), coarse)
     with pytest.raises(ValueError, match="one height and width"):
         encode_example(image, alpha[:, :5], coarse, source="s", sample_id="bad")
-    from matting.io import encode_png
+    from matting.io.codecs import encode_png
 
     with pytest.raises(ValueError, match="1-bit PNG holds a single-channel mask"):
         encode_png(image, bilevel=True)
@@ -334,7 +334,7 @@ def test_folders_of_another_builder_version_are_refused_and_stale_files_of_live_
     import subprocess
     import sys
 
-    from matting.io import remove_stale_temporaries
+    from matting.io.files import remove_stale_temporaries
 
     kwargs = _small_build(tmp_path)
     build_dataset(**kwargs)

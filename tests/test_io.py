@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from matting.errors import DataError
-from matting.io import list_images, read_alpha, read_image
+from matting.io.images import list_images, read_alpha, read_image
 
 
 def test_grayscale_rgba_and_16_bit_files_read_as_uint8_rgb(tmp_path):
@@ -96,7 +96,7 @@ def test_grayscale_pngs_decode_to_the_same_pixels_everywhere(width):
     import tensorflow as tf
     from PIL import Image
 
-    from matting.io import encode_png
+    from matting.io.codecs import encode_png
 
     rng = np.random.default_rng(width)
     matte = rng.integers(0, 256, (9, width), np.uint8)
@@ -116,7 +116,7 @@ def test_grayscale_pngs_decode_to_the_same_pixels_everywhere(width):
 
 
 def test_png_encoding_refuses_what_it_cannot_write():
-    from matting.io import encode_png
+    from matting.io.codecs import encode_png
 
     with pytest.raises(ValueError, match=r"uint8 \[H, W\] array, not float32"):
         encode_png(np.zeros((4, 4), np.float32))

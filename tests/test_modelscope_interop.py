@@ -10,7 +10,7 @@ from conftest import compose_config
 
 from matting.export import export
 from matting.inference import MattingPipeline
-from matting.io import write_png
+from matting.io.images import write_png
 
 modelscope = pytest.importorskip(
     "modelscope", reason='modelscope is not installed: `make test-interop` installs ".[modelscope]"'

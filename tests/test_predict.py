@@ -7,7 +7,7 @@ from conftest import compose_config
 
 from matting.errors import DataError
 from matting.inference import MattingPipeline
-from matting.io import read_alpha, read_image
+from matting.io.images import read_alpha, read_image
 from matting.predict import background_like, estimate_foreground
 from predict import predict
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from matting.data.features import ALPHA, BACKGROUND, COARSE, FOREGROUND, IMAGE
 from matting.errors import ConfigError
+from matting.io.codecs import to_uint8
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,12 @@ def augment_arrays(transform: Augmentation, image, alpha, coarse, layers=None):
 def tf_augment(transform: Augmentation):
     """A ``tf.data`` map function applying ``transform`` to a parsed example (float in [0, 1]),
     its layers too when it holds them."""
-    to_u8 = lambda x: np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)  # noqa: E731
     to_float = lambda x: x.astype(np.float32) / 255.0  # noqa: E731
 
     def apply(image, alpha, coarse, *layers):
         out = augment_arrays(
-            transform, to_u8(image), to_u8(alpha[..., 0]), to_u8(coarse[..., 0]),
-            tuple(to_u8(layer) for layer in layers) if layers else None,
+            transform, to_uint8(image), to_uint8(alpha[..., 0]), to_uint8(coarse[..., 0]),
+            tuple(to_uint8(layer) for layer in layers) if layers else None,
         )  # fmt: skip
         moved_layers = out[3] if layers else ()
         return (to_float(out[0]), to_float(out[1])[..., None], to_float(out[2])[..., None],

@@ -29,7 +29,8 @@ from matting.data.composite import cover_crop, place_foreground
 from matting.data.features import encode_example, shard_name
 from matting.data.sources import Foreground, list_backgrounds, load_sources
 from matting.errors import ConfigError, DataError
-from matting.io import atomic_path, read_image, remove_stale_temporaries, write_atomic
+from matting.io.files import atomic_path, remove_stale_temporaries, write_atomic
+from matting.io.images import read_image
 
 SPLITS = ("train", "val", "test")
 BUILD_FILE = "build.json"

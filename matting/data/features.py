@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from matting.io import encode_jpeg, encode_png
+from matting.io.codecs import encode_jpeg, encode_png
 
 IMAGE = "image"
 ALPHA = "alpha"

@@ -25,7 +25,8 @@ import cv2
 import numpy as np
 
 from matting.errors import ConfigError, DataError
-from matting.io import list_images, read_alpha, read_image
+from matting.io.codecs import to_uint8
+from matting.io.images import list_images, read_alpha, read_image
 
 
 def soften(mask: np.ndarray, feather: float) -> np.ndarray:
@@ -82,7 +83,7 @@ class Foreground:
         if self.estimate_foreground:
             from matting.predict import estimate_foreground
 
-            fg = np.clip(np.rint(estimate_foreground(fg, alpha / 255.0) * 255), 0, 255).astype(np.uint8)
+            fg = to_uint8(estimate_foreground(fg, alpha / 255.0))
         return fg, alpha
 
 

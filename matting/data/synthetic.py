@@ -34,7 +34,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from matting.io import encode_jpeg, encode_png, remove_stale_temporaries, write_atomic
+from matting.io.codecs import encode_jpeg, encode_png, to_uint8
+from matting.io.files import remove_stale_temporaries, write_atomic
 
 __all__ = [
     "FORMAT_VERSION",
@@ -691,7 +692,7 @@ def generate_person(rng: np.random.Generator, size: tuple[int, int]) -> tuple[np
 
     fg, alpha = _composite_layers(layers, size)
     fg *= _light_field(rng, size)[..., None]
-    return _to_uint8(fg), _to_uint8(alpha * 255.0)
+    return to_uint8(fg, scale=1.0), to_uint8(alpha)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -833,7 +834,7 @@ def generate_background(rng: np.random.Generator, size: tuple[int, int]) -> np.n
     radius2 = ((xs / size[1] - 0.5) ** 2 + (ys / size[0] - 0.5) ** 2) * 2
     image = image * (1 - rng.uniform(0, 0.35) * radius2)[..., None]
     image = image + rng.normal(0, rng.uniform(0.5, 4.0), image.shape).astype(np.float32)
-    result = _to_uint8(image)
+    result = to_uint8(image, scale=1.0)
     if rng.random() < 0.35:
         result = _jpeg_roundtrip(rng, result)
     return result
@@ -842,11 +843,6 @@ def generate_background(rng: np.random.Generator, size: tuple[int, int]) -> np.n
 # ---------------------------------------------------------------------------------------------
 # Dataset on disk
 # ---------------------------------------------------------------------------------------------
-
-
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    """Round and clip a float image to uint8."""
-    return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
 def _check_count(value: Any, name: str) -> int:
