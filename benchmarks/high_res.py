@@ -23,7 +23,7 @@ from matting.data.composite import composite
 from matting.data.synthetic import generate_background, generate_person
 from matting.io.images import read_alpha, read_image
 from matting.metrics import evaluate_alpha
-from matting.ops import guided_upsample, resize
+from matting.ops import guided_upsample, resize_bilinear
 
 
 def synthetic_samples(count: int, size: tuple[int, int]):
@@ -45,10 +45,10 @@ def folder_samples(root: Path):
 def upsample_both(image: np.ndarray, alpha: np.ndarray, factor: float):
     """(bilinear, guided, ms bilinear, ms guided) for the ground truth reduced by ``factor``."""
     h, w = alpha.shape
-    low = resize(tf.constant(alpha[None, ..., None]), (round(h / factor), round(w / factor)))
+    low = resize_bilinear(tf.constant(alpha[None, ..., None]), (round(h / factor), round(w / factor)))
     guide = tf.constant(image[None])
     results, times = [], []
-    for fn in (lambda: resize(low, (h, w)), lambda: guided_upsample(low, guide, (h, w))):
+    for fn in (lambda: resize_bilinear(low, (h, w)), lambda: guided_upsample(low, guide, (h, w))):
         fn()  # warm-up
         started = time.perf_counter()
         out = fn().numpy()[0, ..., 0]

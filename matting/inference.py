@@ -24,7 +24,7 @@ import matting.models  # noqa: F401  (registers the custom layers the checkpoint
 from matting.errors import CheckpointError, ConfigError
 from matting.io.codecs import to_uint8
 from matting.models.unet import check_input_size
-from matting.ops import guided_upsample, resize
+from matting.ops import guided_upsample, resize_bilinear
 
 # How the refinement's alpha returns to the input size: along the image's edges, or a plain zoom.
 UPSAMPLE = ("guided", "bilinear")
@@ -58,19 +58,19 @@ class MattingModule(tf.Module):
         replaces the coarse net's output as the refinement's input (to score the refinement alone).
         """
         height_width = tf.shape(images)[1:3]
-        coarse = self.coarse(resize(images, self.coarse_size), training=False)  # [B, 192, 160, 1]
+        coarse = self.coarse(resize_bilinear(images, self.coarse_size), training=False)  # [B, 192, 160, 1]
         guide = coarse if mask is None else mask
         fine_in = tf.concat(
-            [resize(images, self.fine_size), resize(guide, self.fine_size)], axis=-1
+            [resize_bilinear(images, self.fine_size), resize_bilinear(guide, self.fine_size)], axis=-1
         )  # [B, 768, 640, 4]
         alpha = self.fine(fine_in, training=False)  # [B, 768, 640, 1]
         if self.upsample == "guided":
             alpha = guided_upsample(alpha, images, height_width)
         else:
-            alpha = resize(alpha, height_width)
+            alpha = resize_bilinear(alpha, height_width)
         return {
             "alpha": tf.clip_by_value(alpha, 0.0, 1.0),
-            "coarse": tf.clip_by_value(resize(coarse, height_width), 0.0, 1.0),
+            "coarse": tf.clip_by_value(resize_bilinear(coarse, height_width), 0.0, 1.0),
             "if_person": tf.reduce_max(coarse, axis=[1, 2, 3]),
         }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def resize(images: tf.Tensor, size) -> tf.Tensor:
+def resize_bilinear(images: tf.Tensor, size) -> tf.Tensor:
     """Bilinear resize of ``[B, H, W, C]`` or ``[H, W, C]`` float images to ``size`` (height, width)."""
     return tf.image.resize(images, size, method="bilinear", antialias=False)
 
@@ -33,10 +33,10 @@ def guided_upsample(
     blur of a bilinear zoom. Only average pooling, resizes and arithmetic: every export runs it.
     """
     gray = tf.reduce_mean(guide, axis=-1, keepdims=True)  # [B, H, W, 1]
-    small = resize(gray, tf.shape(alpha)[1:3])  # [B, h, w, 1]
+    small = resize_bilinear(gray, tf.shape(alpha)[1:3])  # [B, h, w, 1]
     mean_i, mean_p = box_mean(small, radius), box_mean(alpha, radius)
     cov_ip = box_mean(small * alpha, radius) - mean_i * mean_p
     var_i = box_mean(small * small, radius) - mean_i * mean_i
     a = cov_ip / (var_i + eps)
     b = mean_p - a * mean_i
-    return resize(box_mean(a, radius), size) * gray + resize(box_mean(b, radius), size)
+    return resize_bilinear(box_mean(a, radius), size) * gray + resize_bilinear(box_mean(b, radius), size)

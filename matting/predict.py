@@ -12,20 +12,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from matting.data.composite import composite
+from matting.data.composite import composite, estimate_foreground
 from matting.errors import DataError
 from matting.inference import MattingPipeline
 from matting.io.codecs import to_uint8
 from matting.io.images import list_images, read_image, write_png
-
-
-def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """uint8 RGB ``[H, W, 3]`` and alpha ``[H, W]`` in [0, 1] -> foreground colours, float ``[H, W, 3]``
-    in [0, 1], solving ``image = alpha * fg + (1 - alpha) * bg`` for smooth fg and bg."""
-    from pymatting import estimate_foreground_ml
-
-    fg = estimate_foreground_ml(image.astype(np.float64) / 255.0, alpha.astype(np.float64))
-    return np.clip(fg, 0.0, 1.0)
 
 
 def background_like(background, shape: tuple[int, int]) -> np.ndarray:

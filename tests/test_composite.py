@@ -66,13 +66,13 @@ def test_a_foreground_placed_out_of_frame_leaves_the_background():
 
 
 def test_resize_averages_to_shrink_and_interpolates_to_enlarge():
-    from matting.data.composite import resize
+    from matting.data.composite import resize_image
 
     stripes = np.tile(np.array([0, 0, 255], np.uint8), (4, 4))  # [4, 12]: a bright column in three
-    assert resize(stripes, (4, 4)).tolist() == [[85] * 4] * 4  # area: each three averaged (bilinear: 0)
+    assert resize_image(stripes, (4, 4)).tolist() == [[85] * 4] * 4  # area: each three averaged (bilinear: 0)
     ramp = np.array([[0, 100]], np.uint8)
     # bilinear: the new middle columns lie between the two values (area would repeat them)
-    enlarged = resize(ramp, (1, 4))
+    enlarged = resize_image(ramp, (1, 4))
     assert enlarged.tolist() == [[0, 25, 75, 100]]
 
 

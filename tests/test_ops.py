@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from matting.ops import box_mean, guided_upsample, resize
+from matting.ops import box_mean, guided_upsample, resize_bilinear
 
 
 def test_box_mean_counts_only_pixels_inside_the_image():
@@ -22,8 +22,8 @@ def test_guided_upsampling_keeps_a_constant_and_sharpens_an_edge():
     yy, xx = np.mgrid[0 : size[0], 0 : size[1]]
     truth = (xx > 60 + 0.3 * yy).astype(np.float32)
     image = np.repeat((0.1 + 0.8 * truth)[..., None], 3, axis=2)[None]
-    low = resize(truth[None, ..., None], (24, 20))  # what a low-resolution net would predict
-    plain = resize(low, size).numpy()[0, ..., 0]
+    low = resize_bilinear(truth[None, ..., None], (24, 20))  # what a low-resolution net would predict
+    plain = resize_bilinear(low, size).numpy()[0, ..., 0]
     guided = guided_upsample(low, tf.constant(image), size).numpy()[0, ..., 0]
     plain_error = np.mean((plain - truth) ** 2)
     guided_error = np.mean((guided - truth) ** 2)

@@ -103,7 +103,7 @@ def test_coarse_quality_records_get_their_weight(tmp_path):
 
 def test_a_trained_coarse_net_can_replace_the_degraded_masks(tiny_root):
     from matting.models import build_coarse_unet
-    from matting.ops import resize
+    from matting.ops import resize_bilinear
 
     files = split_files(tiny_root / "data/shards/tiny", "test")
     net = build_coarse_unet(filters=[4, 8])
@@ -111,7 +111,7 @@ def test_a_trained_coarse_net_can_replace_the_degraded_masks(tiny_root):
         files, stage="fine", size=(48, 40), coarse_size=(16, 16), training=False, coarse_model=net
     )
     inputs, _ = next(iter(ds))
-    expected = resize(net(resize(inputs[..., :3], (16, 16)), training=False), (48, 40))
+    expected = resize_bilinear(net(resize_bilinear(inputs[..., :3], (16, 16)), training=False), (48, 40))
     np.testing.assert_allclose(inputs[..., 3:].numpy(), expected.numpy(), atol=1e-5)
 
 
@@ -126,7 +126,7 @@ def test_refinement_can_train_on_random_crops(tiny_root):
 
 def test_refinement_targets_carry_foreground_minus_background_for_the_compositional_loss(tiny_root, tmp_path):
     from matting.data.features import encode_example
-    from matting.ops import resize
+    from matting.ops import resize_bilinear
 
     files = split_files(tiny_root / "data/shards/tiny", "val")
     ds = make_dataset(files, stage="fine", size=(48, 40), coarse_size=(16, 16), batch_size=2, training=False,
@@ -134,10 +134,12 @@ def test_refinement_targets_carry_foreground_minus_background_for_the_compositio
     inputs, target = next(iter(ds))
     assert inputs.shape == (2, 48, 40, 4) and target.shape == (2, 48, 40, 4)
     record = next(iter(read_records(files, layers=True)))
-    expected = resize(record["foreground"], (48, 40)) - resize(record["background"], (48, 40))
+    expected = resize_bilinear(record["foreground"], (48, 40)) - resize_bilinear(
+        record["background"], (48, 40)
+    )
     np.testing.assert_allclose(target[0, ..., 1:].numpy(), expected.numpy(), atol=1e-5)
     np.testing.assert_allclose(
-        target[0, ..., :1].numpy(), resize(record["alpha"], (48, 40)).numpy(), atol=1e-5
+        target[0, ..., :1].numpy(), resize_bilinear(record["alpha"], (48, 40)).numpy(), atol=1e-5
     )
     # Cropped training batches keep the four target channels.
     crops = make_dataset(files, stage="fine", size=(48, 40), batch_size=2, crop=[24, 20], layers=True)

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from conftest import compose_config
 
+from matting.data.composite import estimate_foreground
 from matting.errors import DataError
 from matting.inference import MattingPipeline
 from matting.io.images import read_alpha, read_image
-from matting.predict import background_like, estimate_foreground
+from matting.predict import background_like
 from predict import predict
 
 

@@ -23,7 +23,7 @@ def composite(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return out
 
 
-def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``image`` resized to ``size`` (height, width): area averaging to shrink (no aliasing),
     bilinear to enlarge (as OpenCV advises; area interpolation is about 2x slower there)."""
     shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
@@ -43,7 +43,7 @@ def cover_crop(image: np.ndarray, size: tuple[int, int], rng: np.random.Generato
     top = int(rng.integers(0, h - win_h + 1))
     left = int(rng.integers(0, w - win_w + 1))
     window = image[top : top + win_h, left : left + win_w]
-    return resize(window, (out_h, out_w))
+    return resize_image(window, (out_h, out_w))
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def place_foreground(
     scale = rng.uniform(*scale_range) * out_h / h
     scale = min(scale, out_w / w * (1.0 + max_offset))
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    fg, alpha = resize(fg, (new_h, new_w)), resize(alpha, (new_h, new_w))
+    fg, alpha = resize_image(fg, (new_h, new_w)), resize_image(alpha, (new_h, new_w))
     if flip and rng.random() < 0.5:
         fg, alpha = cv2.flip(fg, 1), cv2.flip(alpha, 1)
 
@@ -131,3 +131,12 @@ def place_foreground(
     y1, x1 = max(min(top + new_h, out_h), y0), max(min(left + new_w, out_w), x0)
     crop = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
     return Placed(np.ascontiguousarray(fg[crop]), np.ascontiguousarray(alpha[crop]), y0, x0, tuple(size))
+
+
+def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``[H, W, 3]`` and alpha ``[H, W]`` in [0, 1] -> foreground colours, float ``[H, W, 3]``
+    in [0, 1], solving ``image = alpha * fg + (1 - alpha) * bg`` for smooth fg and bg."""
+    from pymatting import estimate_foreground_ml
+
+    fg = estimate_foreground_ml(image.astype(np.float64) / 255.0, alpha.astype(np.float64))
+    return np.clip(fg, 0.0, 1.0)

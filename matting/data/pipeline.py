@@ -25,7 +25,7 @@ from matting.data.features import (
     shard_pattern,
 )
 from matting.errors import ConfigError, DataError
-from matting.ops import resize
+from matting.ops import resize_bilinear
 
 STAGES = ("coarse", "fine")
 
@@ -114,7 +114,7 @@ def degrade_alpha(
         hole = (rows >= top) & (rows < top + hole_size[0]) & (cols >= left) & (cols < left + hole_size[1])
         cut = hole & (uniform(8, 0.0, 1.0) < hole_probability)
         mask = mask * (1.0 - tf.cast(cut, tf.float32)[None, ..., None])
-    mask = resize(resize(mask, coarse_size), size)
+    mask = resize_bilinear(resize_bilinear(mask, coarse_size), size)
     return tf.clip_by_value(mask[0], 0.0, 1.0)
 
 
@@ -189,13 +189,15 @@ def make_dataset(
 
     def to_stage(index, example: dict):
         # Resize after augmentation so flips and jitter act on the full-resolution record.
-        image = resize(example[IMAGE], size)  # as the inference graph resizes
+        image = resize_bilinear(example[IMAGE], size)  # as the inference graph resizes
         if stage == "coarse":
-            return image, resize(example[COARSE], size)
-        alpha = resize(example[ALPHA], size)
+            return image, resize_bilinear(example[COARSE], size)
+        alpha = resize_bilinear(example[ALPHA], size)
         target = alpha
         if layers:
-            difference = resize(example[FOREGROUND], size) - resize(example[BACKGROUND], size)
+            difference = resize_bilinear(example[FOREGROUND], size) - resize_bilinear(
+                example[BACKGROUND], size
+            )
             target = tf.concat([alpha, difference], axis=-1)
         # Evaluation degrades each record the same way every epoch; training draws afresh.
         mask_seed = None if training else tf.stack([tf.constant(seed or 0, tf.int64), index])
@@ -219,8 +221,8 @@ def make_dataset(
 
         def predicted_mask(inputs, *rest):
             image = inputs[..., :3]
-            coarse = coarse_model(resize(image, coarse_size), training=False)
-            return (tf.concat([image, resize(tf.cast(coarse, tf.float32), size)], axis=-1), *rest)
+            coarse = coarse_model(resize_bilinear(image, coarse_size), training=False)
+            return (tf.concat([image, resize_bilinear(tf.cast(coarse, tf.float32), size)], axis=-1), *rest)
 
         ds = ds.map(predicted_mask)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from matting.data.composite import estimate_foreground
 from matting.errors import ConfigError, DataError
 from matting.io.codecs import to_uint8
 from matting.io.images import list_images, read_alpha, read_image
@@ -81,8 +82,6 @@ class Foreground:
         box = slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad)
         fg, alpha = fg[box], soften(alpha[box], self.feather)
         if self.estimate_foreground:
-            from matting.predict import estimate_foreground
-
             fg = to_uint8(estimate_foreground(fg, alpha / 255.0))
         return fg, alpha
 

@@ -1,0 +1,69 @@
+"""The names of what the project writes: a run folder and each export folder. Code that writes or
+reads these files takes the names from here; ``configs/paths/default.yaml`` spells the same run
+layout for Hydra (``paths.run_dir``, ``paths.coarse_dir`` ...), and a test holds the two together.
+
+    outputs/<name>/                   a run (``paths.run_dir``)
+      coarse/ fine/                   one folder a training stage (``StageFiles``)
+        <stage>.keras                 the last model
+        <stage>_best.keras            the lowest validation MSE
+        <stage>_latest.keras          every ``train.fit.checkpoint_every`` steps
+        config.yaml                   the resolved config of the run
+        tensorboard/  backup/         logs; the resume state (removed when training completes)
+      eval/<split>/  export/<format>/  predict/
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+STAGES = ("coarse", "fine")
+CONFIG_FILE = "config.yaml"
+
+
+@dataclass(frozen=True)
+class StageFiles:
+    """The files of one training stage in ``folder`` (``outputs/<name>/<stage>``)."""
+
+    folder: Path
+    stage: str
+
+    @property
+    def last(self) -> Path:
+        return self.folder / f"{self.stage}.keras"
+
+    @property
+    def best(self) -> Path:
+        return self.folder / f"{self.stage}_best.keras"
+
+    @property
+    def latest(self) -> Path:
+        return self.folder / f"{self.stage}_latest.keras"
+
+    @property
+    def config(self) -> Path:
+        return self.folder / CONFIG_FILE
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.folder / "tensorboard"
+
+    @property
+    def backup(self) -> Path:
+        return self.folder / "backup"
+
+
+def stage_files(run_dir: str | Path, stage: str) -> StageFiles:
+    """The files of ``stage`` in the run folder ``run_dir``."""
+    return StageFiles(Path(run_dir) / stage, stage)
+
+
+# Each export format's files (beside METADATA_FILE, which every export folder holds).
+METADATA_FILE = "matting.json"
+EXPORT_FILES = {
+    "saved_model": "saved_model.pb",
+    "modelscope": "tf_graph.pb",
+    "tflite": "model.tflite",
+    "onnx": "model.onnx",
+}
+MODELSCOPE_CONFIG_FILE = "configuration.json"
