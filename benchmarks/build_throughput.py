@@ -11,6 +11,7 @@ the projection for 90k composites assumes workers scale linearly (they share not
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import tempfile
 import time
@@ -19,7 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from matting.data.build import ShardTask, build_shard
+from matting.data.build import composite_record
+from matting.data.shards import write_shard
 from matting.data.sources import list_backgrounds, load_sources
 from matting.io.codecs import encode_jpeg
 from matting.io.images import read_alpha, read_image
@@ -90,12 +92,14 @@ def main() -> None:
             for kind, pool in (("folder", items), ("coco", coco_items))
         }
 
-        def builder(kind: str, layers: bool) -> tuple[float, float]:
-            path = f"{tmp}/bench-{kind}-{layers}.tfrecord"
-            options_ = {**options, "layers": layers}
-            task = ShardTask(path, "train", 0, range(args.count), used[kind], bgs, options_)
+        def builder(kind: str, with_layers: bool) -> tuple[float, float]:
+            path = f"{tmp}/bench-{kind}-{with_layers}.tfrecord"
+            options_ = {**options, "with_layers": with_layers}
+            record = functools.partial(
+                composite_record, split="train", split_index=0, backgrounds=bgs, options=options_
+            )
             started = time.perf_counter()
-            build_shard(task)
+            write_shard(path, map(record, enumerate(used[kind])))
             return args.count / (time.perf_counter() - started), Path(path).stat().st_size / args.count
 
         def limit() -> float:

@@ -276,7 +276,8 @@ def test_odd_foreground_files_are_used_and_broken_ones_skipped_in_a_build(tmp_pa
 
 
 def test_estimated_foregrounds_are_computed_once_per_process(tmp_path, monkeypatch):
-    from matting.data import build as builder
+    from matting.data import foreground_cache
+    from matting.data.build import make_composite
     from matting.data.sources import Foreground, load_sources
 
     for sub in ("original", "mask"):
@@ -289,45 +290,22 @@ def test_estimated_foregrounds_are_computed_once_per_process(tmp_path, monkeypat
     loads = []
     load = Foreground.load
     monkeypatch.setattr(Foreground, "load", lambda self: loads.append(self.key) or load(self))
-    monkeypatch.setattr(builder, "_ESTIMATED", type(builder._ESTIMATED)())
+    monkeypatch.setattr(foreground_cache, "_ESTIMATED", type(foreground_cache._ESTIMATED)())
     bg = tmp_path / "bg.jpg"
     cv2.imwrite(str(bg), np.zeros((30, 20, 3), np.uint8))
     for seed in range(3):
-        builder.make_composite(item, bg, (30, 20), np.random.default_rng(seed))
+        make_composite(item, bg, (30, 20), np.random.default_rng(seed))
     assert loads == ["a"]
-    fg, kept_alpha = builder._load(item)
+    fg, kept_alpha = foreground_cache.load_foreground(item)
     assert not fg.flags.writeable and not kept_alpha.flags.writeable  # no composite can change them
     cv2.imwrite(str(tmp_path / "mask" / "a.png"), 255 - alpha)  # a changed file is read again
     os.utime(tmp_path / "mask" / "a.png", ns=(1, 1))
-    builder.make_composite(item, bg, (30, 20), np.random.default_rng(0))
+    make_composite(item, bg, (30, 20), np.random.default_rng(0))
     assert loads == ["a", "a"]
     (plain,), _ = load_sources([entry])
-    builder.make_composite(plain, bg, (30, 20), np.random.default_rng(0))
-    builder.make_composite(plain, bg, (30, 20), np.random.default_rng(0))
+    make_composite(plain, bg, (30, 20), np.random.default_rng(0))
+    make_composite(plain, bg, (30, 20), np.random.default_rng(0))
     assert loads == ["a", "a", "a", "a"]  # a photo used as it is: not kept
-
-
-def test_held_out_fractions_apply_to_each_source():
-    from collections import Counter
-    from types import SimpleNamespace
-
-    from matting.data.build import _split_pool
-
-    items = [SimpleNamespace(source="big", group=f"big:{i // 2}") for i in range(200)]  # 2 persons a photo
-    items += [SimpleNamespace(source="small", group=f"small:{i}") for i in range(10)]
-    items += [SimpleNamespace(source="single", group="single:0")]
-    items += [SimpleNamespace(source="pair", group=f"pair:{i}") for i in range(2)]
-    pools = _split_pool(items, {"val": 0.1, "test": 0.2}, np.random.default_rng(0), group=lambda i: i.group,
-                        stratum=lambda i: i.source)  # fmt: skip
-    count = {split: Counter(i.source for i in pool) for split, pool in pools.items()}
-    assert count["val"] == {"big": 20, "small": 1} and count["test"] == {"big": 40, "small": 2, "pair": 1}
-    # One of each source is always left for training.
-    assert count["train"] == {"big": 140, "small": 7, "single": 1, "pair": 1}
-    groups = {split: {i.group for i in pool} for split, pool in pools.items()}
-    assert not groups["train"] & groups["val"] and not groups["train"] & groups["test"]
-    again = _split_pool(items, {"val": 0.1, "test": 0.2}, np.random.default_rng(0), group=lambda i: i.group,
-                        stratum=lambda i: i.source)  # fmt: skip
-    assert again == pools
 
 
 def test_folders_of_another_builder_version_are_refused_and_stale_files_of_live_builds_kept(tmp_path):

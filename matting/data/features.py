@@ -94,9 +94,9 @@ def encode_example(
     return example.SerializeToString(deterministic=True)
 
 
-def parse_example(serialized: tf.Tensor, layers: bool = False) -> dict[str, tf.Tensor]:
+def parse_example(serialized: tf.Tensor, with_layers: bool = False) -> dict[str, tf.Tensor]:
     """Serialized Example -> ``image`` [H, W, 3], ``alpha`` and ``coarse`` [H, W, 1] float32 in
-    [0, 1], plus ``coarse_quality`` (int64), ``source`` and ``sample_id`` (strings); with ``layers``,
+    [0, 1], plus ``coarse_quality`` (int64), ``source`` and ``sample_id`` (strings); ``with_layers``:
     ``foreground`` and ``background`` [H, W, 3] too (the records must hold them: see
     :func:`has_layers`)."""
     features = tf.io.parse_single_example(serialized, FEATURE_SPEC)
@@ -113,7 +113,7 @@ def parse_example(serialized: tf.Tensor, layers: bool = False) -> dict[str, tf.T
         SOURCE: features[SOURCE],
         SAMPLE_ID: features[SAMPLE_ID],
     }
-    if layers:
+    if with_layers:
         parsed[FOREGROUND], parsed[BACKGROUND] = decode(FOREGROUND, 3), decode(BACKGROUND, 3)
     return parsed
 
