@@ -23,19 +23,17 @@ from omegaconf import DictConfig
 
 from cli_common import checkpoints, pipeline_options, plain, run
 from matting.data.pipeline import split_files
-from matting.evaluation import (
-    format_table,
-    load_folder_arrays,
-    load_split_arrays,
+from matting.evaluation.report import (
+    coarse_note,
     save_prediction_grid,
-    score,
-    score_coarse,
-    summarize,
-    worst,
+    summary_table,
     write_report,
     write_tensorboard,
 )
+from matting.evaluation.samples import load_folder_arrays, load_split_arrays
+from matting.evaluation.scoring import score, score_coarse, summarize, worst
 from matting.inference import MattingPipeline
+from matting.layout import EvalFiles
 from matting.models.unet import build_coarse_unet, build_fine_unet
 
 
@@ -65,7 +63,7 @@ def evaluate(cfg: DictConfig) -> dict:
     samples, title = _samples(cfg)
     if cfg.refine_from != "coarse":
         title += f", refinement fed {cfg.refine_from}"
-    out = Path(cfg.out_dir)
+    files = EvalFiles(Path(cfg.out_dir))
     summaries, main_rows = {}, None
     for name, pipeline in pipelines.items():
         rows, preds = score(
@@ -75,26 +73,23 @@ def evaluate(cfg: DictConfig) -> dict:
         if main_rows is None:
             main_rows = rows
             first = list(range(min(cfg.grid_rows, len(samples))))
-            save_prediction_grid(str(out / "predictions.png"), samples, preds, first)
-            save_prediction_grid(str(out / "worst.png"), samples, preds, worst(rows, cfg.worst_rows))
-    table = format_table(summaries, title=title)
+            save_prediction_grid(str(files.predictions), samples, preds, first)
+            save_prediction_grid(str(files.worst), samples, preds, worst(rows, cfg.worst_rows))
+    table = summary_table(summaries, title=title)
     if cfg.coarse_folder:
         masks, _ = load_folder_arrays(
             cfg.coarse_folder.images, cfg.coarse_folder.masks, max_images=cfg.max_images
         )
         coarse = summarize(score_coarse(pipelines["trained"], masks))
         summaries["coarse stage"] = coarse
-        table += (
-            f"\n\nCoarse stage on {cfg.coarse_folder.images} ({coarse['count']} images, masks thresholded "
-            f"at 0.5): IoU {coarse['iou']:.4f}, MSE {coarse['mse']:.4f} (whole image, mask in [0,1])"
-        )
+        table += "\n\n" + coarse_note(coarse, cfg.coarse_folder.images)
     write_report(cfg.out_dir, main_rows, summaries, table)
-    write_tensorboard(str(out / "tensorboard"), summaries)
+    write_tensorboard(str(files.tensorboard), summaries)
     print(table)
     if "untrained" in summaries:
         ratio = summaries["untrained"]["mse"] / max(summaries["trained"]["mse"], 1e-12)
         print(f"\nuntrained / trained MSE: {ratio:.1f}x")
-    print(f"report: {out}/summary.md, grids: {out}/predictions.png, {out}/worst.png")
+    print(f"report: {files.summary_md}, grids: {files.predictions}, {files.worst}")
     return summaries
 
 

@@ -24,6 +24,7 @@ from matting.data.synthetic import generate_background, generate_person
 from matting.io.images import read_alpha, read_image
 from matting.metrics import evaluate_alpha
 from matting.ops import guided_upsample, resize_bilinear
+from matting.tables import markdown_table
 
 
 def synthetic_samples(count: int, size: tuple[int, int]):
@@ -76,8 +77,7 @@ def main() -> None:
     )
     print("MSE and MAD: mean over the image, alpha in [0,1]; SAD and Grad: DIM definitions, / 1000;")
     print("'unknown': the band of a trimap from the ground truth (25 px disk).\n")
-    print("| images | upsampling | MSE | MSE (unknown) | SAD | Grad | ms |")
-    print("|---|---|---|---|---|---|---|")
+    table = []
     for name, samples in sets:
         scores = {"bilinear": [], "guided": []}
         for _, image, alpha in samples:
@@ -87,8 +87,9 @@ def main() -> None:
                 scores[key].append((m["mse"], m["mse_unknown"], m["sad"], m["grad"], ms))
         for key, rows in scores.items():
             mean = np.mean(rows, axis=0)
-            print(f"| {name} ({len(rows)}) | {key} | {mean[0]:.5f} | {mean[1]:.5f} | {mean[2]:.2f} | "
-                  f"{mean[3]:.2f} | {mean[4]:.0f} |")  # fmt: skip
+            table.append([f"{name} ({len(rows)})", key, f"{mean[0]:.5f}", f"{mean[1]:.5f}", f"{mean[2]:.2f}",
+                          f"{mean[3]:.2f}", f"{mean[4]:.0f}"])  # fmt: skip
+    print(markdown_table(["images", "upsampling", "MSE", "MSE (unknown)", "SAD", "Grad", "ms"], table))
 
 
 if __name__ == "__main__":

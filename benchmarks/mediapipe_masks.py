@@ -21,6 +21,8 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
+# No `matting` import: this runs in .venv-mediapipe, so the mask is converted to 8 bits here.
+
 
 def main(image_dir: str, out_dir: str) -> None:
     out = Path(out_dir)

@@ -25,18 +25,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from matting.evaluation import load_folder_arrays
+from matting.evaluation.samples import load_folder_arrays
+from matting.evaluation.scoring import mask_iou
 from matting.inference import MattingPipeline
 from matting.metrics import mad, mse, sad
 from matting.models import build_coarse_unet, build_fine_unet
+from matting.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def iou(mask: np.ndarray, truth: np.ndarray) -> float:
-    a, b = mask >= 0.5, truth >= 0.5
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 def timed(fn, *args):
@@ -52,7 +48,7 @@ def coarse_rows(pipeline: MattingPipeline, portraits: Path, mediapipe_python: Pa
     for s in samples:
         out, seconds = timed(pipeline.predict_stages, s["image"])
         truth = s["alpha"] / 255.0
-        ours["iou"].append(iou(out["coarse"], truth))
+        ours["iou"].append(mask_iou(out["coarse"], truth))
         ours["mse"].append(mse(out["coarse"], truth))
         ours["ms"].append(seconds * 1000)
     rows = {"coarse stage (ours)": ours}
@@ -69,7 +65,7 @@ def coarse_rows(pipeline: MattingPipeline, portraits: Path, mediapipe_python: Pa
             for s in samples:
                 mask = cv2.imread(f"{tmp}/masks/{s['id']}.png", cv2.IMREAD_GRAYSCALE) / 255.0
                 truth = s["alpha"] / 255.0
-                theirs["iou"].append(iou(mask, truth))
+                theirs["iou"].append(mask_iou(mask, truth))
                 theirs["mse"].append(mse(mask, truth))
                 theirs["ms"].append(timing[s["id"]])
         rows["MediaPipe Selfie Segmentation"] = theirs
@@ -171,16 +167,21 @@ def main() -> None:
     print(
         "IoU: masks thresholded at 0.5; MSE / MAD: mean over the whole image, alpha in [0,1]; SAD: / 1000.\n"
     )
-    print("| method | data | IoU | MSE | SAD | time per image |")
-    print("|---|---|---|---|---|---|")
-    for name, r in coarse.items():
-        print(f"| {name} | portraits ({n_portraits}) | {np.mean(r['iou']):.4f} | {np.mean(r['mse']):.4f} | "
-              f"| {np.mean(r['ms']):.1f} ms |")  # fmt: skip
-    for name, r in refine.items():
-        cells = f"{np.mean(r['mse']):.4f} | {np.mean(r['sad']):.2f} | {np.mean(r['s']):.3f} s"
-        print(f"| {name} | alphamatting ({n_matting}) | | {cells} |")
-    print(f"| whole pipeline (ours, these checkpoints) | 768x640 input | | | | {full_ms:.1f} ms |")
-    print(f"| whole pipeline (card sizes 192x160 / 768x640) | 768x640 input | | | | {card_ms:.1f} ms |")
+    rows = [
+        [name, f"portraits ({n_portraits})", f"{np.mean(r['iou']):.4f}", f"{np.mean(r['mse']):.4f}", "",
+         f"{np.mean(r['ms']):.1f} ms"]
+        for name, r in coarse.items()
+    ]  # fmt: skip
+    rows += [
+        [name, f"alphamatting ({n_matting})", "", f"{np.mean(r['mse']):.4f}", f"{np.mean(r['sad']):.2f}",
+         f"{np.mean(r['s']):.3f} s"]
+        for name, r in refine.items()
+    ]  # fmt: skip
+    rows += [
+        ["whole pipeline (ours, these checkpoints)", "768x640 input", "", "", "", f"{full_ms:.1f} ms"],
+        ["whole pipeline (card sizes 192x160 / 768x640)", "768x640 input", "", "", "", f"{card_ms:.1f} ms"],
+    ]
+    print(markdown_table(["method", "data", "IoU", "MSE", "SAD", "time per image"], rows))
     closed_form = np.mean(refine["closed-form matting"]["s"])
     print(f"\nclosed-form matting per image: {closed_form / (full_ms / 1000):.1f}x these checkpoints' "
           f"pipeline, {closed_form / (card_ms / 1000):.1f}x the card-sized pipeline")  # fmt: skip

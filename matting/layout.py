@@ -9,7 +9,8 @@ layout for Hydra (``paths.run_dir``, ``paths.coarse_dir`` ...), and a test holds
         <stage>_latest.keras          every ``train.fit.checkpoint_every`` steps
         config.yaml                   the resolved config of the run
         tensorboard/  backup/         logs; the resume state (removed when training completes)
-      eval/<split>/  export/<format>/  predict/
+      eval/<split>/                   an evaluation report (``EvalFiles``)
+      export/<format>/  predict/
 """
 
 from __future__ import annotations
@@ -56,6 +57,42 @@ class StageFiles:
 def stage_files(run_dir: str | Path, stage: str) -> StageFiles:
     """The files of ``stage`` in the run folder ``run_dir``."""
     return StageFiles(Path(run_dir) / stage, stage)
+
+
+@dataclass(frozen=True)
+class EvalFiles:
+    """The report ``evaluate.py`` writes to ``folder`` (``outputs/<name>/eval/<split>`` by default)."""
+
+    folder: Path
+
+    @property
+    def per_image(self) -> Path:
+        return self.folder / "per_image.csv"
+
+    @property
+    def summary_json(self) -> Path:
+        return self.folder / "summary.json"
+
+    @property
+    def summary_md(self) -> Path:
+        return self.folder / "summary.md"
+
+    @property
+    def predictions(self) -> Path:
+        return self.folder / "predictions.png"
+
+    @property
+    def worst(self) -> Path:
+        return self.folder / "worst.png"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.folder / "tensorboard"
+
+
+def eval_files(run_dir: str | Path, split: str) -> EvalFiles:
+    """The evaluation report of ``split`` in the run folder ``run_dir``."""
+    return EvalFiles(Path(run_dir) / "eval" / split)
 
 
 # Each export format's files (beside METADATA_FILE, which every export folder holds).

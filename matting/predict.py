@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -22,8 +23,6 @@ from matting.io.images import list_images, read_image, write_png
 def background_like(background, shape: tuple[int, int]) -> np.ndarray:
     """A float ``[H, W, 3]`` background in [0, 1] from an RGB colour (0..255) or an image path."""
     if isinstance(background, str | Path):
-        import cv2
-
         image = read_image(background)
         return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA) / 255.0
     colour = np.asarray(background, np.float64)
@@ -63,9 +62,9 @@ def predict_files(
             continue
         alpha = pipeline.predict(image)
         fg = estimate_foreground(image, alpha) if estimate_foreground_colours else image / 255.0
-        write_png(out / f"{path.stem}_alpha.png", to_uint8(alpha))
-        rgba = np.concatenate([to_uint8(fg), to_uint8(alpha)[..., None]], axis=-1)
-        write_png(out / f"{path.stem}_rgba.png", rgba)
+        alpha_u8 = to_uint8(alpha)
+        write_png(out / f"{path.stem}_alpha.png", alpha_u8)
+        write_png(out / f"{path.stem}_rgba.png", np.concatenate([to_uint8(fg), alpha_u8[..., None]], axis=-1))
         if background is not None:
             bg = background_like(background, image.shape[:2])
             write_png(out / f"{path.stem}_on_bg.png", to_uint8(composite(fg, bg, alpha)))

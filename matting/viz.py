@@ -21,7 +21,7 @@ def to_rgb_uint8(x: np.ndarray) -> np.ndarray:
 
 def error_map(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """|pred - gt| of two [H, W] alphas in [0, 1] as a uint8 RGB heat map (black = no error)."""
-    error = np.clip(np.abs(pred - gt) * 255.0, 0, 255).astype(np.uint8)
+    error = to_uint8(np.abs(pred - gt))
     return cv2.cvtColor(cv2.applyColorMap(error, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
 
 

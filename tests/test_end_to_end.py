@@ -23,7 +23,7 @@ def test_training_writes_checkpoints_config_and_logs(trained, tiny_root):
         assert len(history["loss"]) == 2 and all(math.isfinite(v) for v in history["loss"])
         assert "val_sad" in history and "val_mse" in history
         assert (run_dir / stage / f"{stage}_best.keras").is_file()  # lowest validation MSE
-    from matting.explore import read_scalars
+    from matting.inspection import read_scalars
 
     panels = read_scalars(run_dir / "fine" / "tensorboard" / "images")
     assert "images_per_second" in panels and len(panels["images_per_second"][0]) == 2

@@ -9,7 +9,9 @@ from conftest import compose_config
 
 from evaluate import evaluate
 from matting.errors import ConfigError, DataError
-from matting.evaluation import load_folder_arrays, score, summarize, worst
+from matting.evaluation.report import summary_table
+from matting.evaluation.samples import load_folder_arrays
+from matting.evaluation.scoring import mask_iou, score, summarize, worst
 from matting.inference import MattingPipeline
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -65,6 +67,24 @@ def test_unreadable_or_unpaired_images_are_skipped_and_size_mismatch_is_an_error
 def test_worst_orders_by_the_metric():
     rows = [{"mse": 0.1}, {"mse": 0.5}, {"mse": 0.3}]
     assert worst(rows, 2) == [1, 2]
+
+
+def test_summary_table_has_the_header_the_readme_quotes_and_four_decimals():
+    summary = {"mse": 0.012345, "sad": 12.0, "mad": 0.1, "grad": 3.0, "conn": 4.0, "mse_unknown": 0.5}
+    lines = summary_table({"trained": summary}, title="test split").splitlines()
+    assert lines[0] == "### test split" and lines[2].startswith("Whole image unless marked; SAD:")
+    assert lines[4:] == [
+        "| pipeline | MSE | SAD | MAD | Grad | Conn | MSE (unknown) |",
+        "|---|---|---|---|---|---|---|",
+        "| trained | 0.0123 | 12.0000 | 0.1000 | 3.0000 | 4.0000 | 0.5000 |",
+    ]
+
+
+def test_mask_iou_thresholds_both_masks_at_one_half():
+    mask = np.array([[0.6, 0.4], [0.9, 0.0]])
+    truth = np.array([[1.0, 1.0], [0.0, 0.0]])
+    assert mask_iou(mask, truth) == pytest.approx(1 / 3)  # 1 pixel in both, 3 in either
+    assert mask_iou(np.zeros((2, 2)), np.zeros((2, 2))) == 1.0
 
 
 def test_refine_from_gt_mask_needs_the_checkpoints(tmp_path):

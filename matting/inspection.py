@@ -1,7 +1,8 @@
-"""What the notebooks call: looking at mattes, datasets and training runs (matplotlib figures).
+"""Looking at mattes, datasets and training runs: uint8 panels, matplotlib figures, dataset
+statistics, TensorBoard scalars, a run's trained pipeline.
 
-The notebooks in ``notebooks/`` hold no logic of their own; everything they compute is here, so it
-is tested and reusable from any script.
+The notebooks in ``notebooks/`` hold no logic of their own; what they compute is here, so it is
+tested and reusable from any script. (PNG grids without matplotlib: :mod:`matting.viz`.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ import numpy as np
 from matting.data.composite import composite
 from matting.data.features import ALPHA, COARSE, IMAGE, SOURCE
 from matting.data.pipeline import read_records, split_files
+from matting.inference import MattingPipeline
 from matting.io.codecs import to_uint8
+from matting.io.images import read_image
+from matting.layout import STAGES, stage_files
+from matting.predict import background_like
+from matting.tables import markdown_table
 
 # ---------------------------------------------------------------------------------------------------
 # Mattes
@@ -35,15 +41,15 @@ def over(fg: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarra
 
 
 def matting_panels(pipeline, image: np.ndarray, background=(0, 177, 64)) -> dict[str, np.ndarray]:
-    """Image, alpha, the cut-out on a checkerboard and on a new background colour (uint8 panels)."""
+    """Image, alpha, the cut-out on a checkerboard and on a new background (an RGB colour in 0..255
+    or an image path), as uint8 panels."""
     alpha = pipeline.predict(image)
     h, w = alpha.shape
-    new_bg = np.broadcast_to(np.asarray(background, np.float32) / 255.0, (h, w, 3))
     return {
         "image": image,
         "alpha": to_uint8(alpha),
         "RGBA on a checkerboard": over(image, alpha, checkerboard(h, w)),
-        "on a new background": over(image, alpha, new_bg),
+        "on a new background": over(image, alpha, background_like(background, (h, w))),
     }
 
 
@@ -108,17 +114,17 @@ def example_panels(example: dict) -> dict[str, np.ndarray]:
     }
 
 
-def manifest_counts(shards_dir: str) -> list[dict]:
-    """Rows of ``split``, ``source``, ``composites`` from the dataset's manifest.json, plus the
-    number of skipped files."""
+def manifest_table(shards_dir: str) -> str:
+    """A Markdown table of the composites per split and source in the dataset's manifest.json, and
+    the number of skipped files."""
     manifest = json.loads((Path(shards_dir) / "manifest.json").read_text())
     rows = [
-        {"split": split, "source": source, "composites": count}
+        (split, source, count)
         for split, info in manifest["splits"].items()
         for source, count in info["by_source"].items()
     ]
-    rows.append({"split": "(skipped files)", "source": "", "composites": len(manifest["skipped"])})
-    return rows
+    rows.append(("(skipped files)", "", len(manifest["skipped"])))
+    return markdown_table(("split", "source", "composites"), rows)
 
 
 def alpha_statistics(shards_dir: str, split: str = "train", max_records: int = 200) -> dict[str, np.ndarray]:
@@ -134,6 +140,7 @@ def alpha_statistics(shards_dir: str, split: str = "train", max_records: int = 2
 
 
 def plot_histograms(stats: dict[str, np.ndarray]):
+    """The two histograms of :func:`alpha_statistics` side by side."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3))
@@ -171,10 +178,10 @@ def read_scalars(log_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def training_curves(run_dir: str) -> dict[str, dict[str, dict]]:
-    """``{stage: {"train": scalars, "validation": scalars}}`` from ``run_dir/<stage>/tensorboard``."""
+    """``{stage: {"train": scalars, "validation": scalars}}`` from each stage's TensorBoard folder."""
     curves = {}
-    for stage in ("coarse", "fine"):
-        log_dir = Path(run_dir) / stage / "tensorboard"
+    for stage in STAGES:
+        log_dir = stage_files(run_dir, stage).tensorboard
         if log_dir.is_dir():
             curves[stage] = {part: read_scalars(log_dir / part) for part in ("train", "validation")}
     return curves
@@ -199,37 +206,25 @@ def plot_curves(curves: dict, metrics=("epoch_loss", "epoch_mse")):
     return fig
 
 
-def load_run(run_dir: str):
+def load_run(run_dir: str) -> MattingPipeline:
     """The trained pipeline of a run folder (``outputs/<name>``), with the sizes its refinement
-    stage was trained at (read from ``fine/config.yaml``)."""
+    stage was trained at (read from the fine stage's ``config.yaml``)."""
     import yaml
 
-    from matting.inference import MattingPipeline
-
-    run = Path(run_dir)
-    model = yaml.safe_load((run / "fine" / "config.yaml").read_text())["model"]
+    coarse, fine = stage_files(run_dir, "coarse"), stage_files(run_dir, "fine")
+    model = yaml.safe_load(fine.config.read_text())["model"]
     return MattingPipeline.from_checkpoints(
-        str(run / "coarse" / "coarse.keras"),
-        str(run / "fine" / "fine.keras"),
+        str(coarse.last),
+        str(fine.last),
         coarse_size=model["coarse_size"],
         fine_size=model["fine_size"],
         upsample=model.get("upsample", "bilinear"),
     )
 
 
-def format_rows(rows: list[dict]) -> str:
-    """A Markdown table of dict rows (for printing in a notebook)."""
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def show_image(path: str, *, width: float = 10.0):
     """A PNG file (an evaluation grid) as a matplotlib figure."""
     import matplotlib.pyplot as plt
-
-    from matting.io.images import read_image
 
     image = read_image(path)
     fig, ax = plt.subplots(figsize=(width, width * image.shape[0] / image.shape[1]))

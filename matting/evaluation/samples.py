@@ -1,0 +1,76 @@
+"""What the evaluation scores: a built split, or image + alpha (+ trimap) files paired by name, as
+uint8 sample dicts (``id``, ``image`` [H, W, 3], ``alpha`` [H, W], optional ``trimap`` [H, W])."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matting.data.features import ALPHA, IMAGE, SAMPLE_ID
+from matting.data.pipeline import read_records
+from matting.errors import DataError
+from matting.io.codecs import to_uint8
+from matting.io.images import list_images, read_alpha, read_image
+
+TRIMAP = "trimap"
+
+
+def _pair_by_stem(folder: Path, stems: list[str]) -> dict[str, Path]:
+    """The image file of ``folder`` named like each of ``stems`` (whatever its extension), where any."""
+    files = {p.stem: p for p in list_images(folder)}
+    return {stem: files[stem] for stem in stems if stem in files}
+
+
+def load_folder_arrays(
+    images: str, alphas: str, trimaps: str | None = None, max_images: int | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Image + alpha (+ trimap) files paired by basename, the layout of alphamatting.com, PPM-100,
+    P3M-500 and AM-2k (``image/`` + ``alpha/``, ``original/`` + ``mask/``, ...).
+
+    Returns the samples (uint8 ``image`` [H, W, 3], ``alpha`` [H, W], optional ``trimap``) and the
+    skipped files (unreadable, or without an alpha) with reasons. An alpha or trimap whose size differs
+    from its image is a :class:`DataError` naming both files.
+    """
+    image_files = list_images(images)
+    stems = [p.stem for p in image_files]
+    alpha_files = _pair_by_stem(Path(alphas), stems)
+    trimap_files = _pair_by_stem(Path(trimaps), stems) if trimaps else {}
+    samples, skipped = [], []
+    for path in image_files:
+        if path.stem not in alpha_files:
+            skipped.append({"path": str(path), "reason": f"no alpha named {path.stem}.* in {alphas}"})
+            continue
+        try:
+            sample = {"id": path.stem, IMAGE: read_image(path), ALPHA: read_alpha(alpha_files[path.stem])}
+            if path.stem in trimap_files:
+                sample[TRIMAP] = read_alpha(trimap_files[path.stem])
+        except DataError as error:
+            skipped.append({"path": str(path), "reason": str(error)})
+            continue
+        for key, other in ((ALPHA, alpha_files), (TRIMAP, trimap_files)):
+            if key in sample and sample[key].shape != sample[IMAGE].shape[:2]:
+                raise DataError(
+                    f"{other[path.stem]}: {key} is {sample[key].shape[1]}x{sample[key].shape[0]} but "
+                    f"{path} is {sample[IMAGE].shape[1]}x{sample[IMAGE].shape[0]}"
+                )
+        samples.append(sample)
+        if max_images and len(samples) >= max_images:
+            break
+    if not samples:
+        raise DataError(f"{images}: no image with a readable alpha in {alphas}")
+    return samples, skipped
+
+
+def load_split_arrays(files: list[str], max_images: int | None = None) -> list[dict]:
+    """The records of ``files`` as uint8 numpy arrays: ``image`` [H, W, 3], ``alpha`` [H, W]."""
+    samples = []
+    for example in read_records(files).as_numpy_iterator():
+        samples.append(
+            {
+                "id": example[SAMPLE_ID].decode(),
+                IMAGE: to_uint8(example[IMAGE]),
+                ALPHA: to_uint8(example[ALPHA][..., 0]),
+            }
+        )
+        if max_images and len(samples) >= max_images:
+            break
+    return samples
