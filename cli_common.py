@@ -1,4 +1,5 @@
-"""What the thin Hydra scripts share: config to plain dicts, one-line errors, stage timing.
+"""What the thin Hydra scripts share: config to plain dicts, one-line errors, stage timing, and
+``train(cfg)``, which both training scripts run.
 
 This file lives beside the scripts, not in ``matting/``: the library never imports Hydra or
 OmegaConf.
@@ -14,6 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from matting.errors import ConfigError, MattingError
+from matting.layout import StageFiles
+from matting.training.stage import train_stage
 
 
 def plain(cfg: DictConfig) -> dict:
@@ -28,10 +31,10 @@ def pipeline_options(cfg: DictConfig) -> dict:
 
 
 def check_trained_sizes(cfg: DictConfig) -> None:
-    """Refuse to run checkpoints at other sizes than they were trained at (read from the
-    ``config.yaml`` each training stage saves beside its checkpoint)."""
+    """Refuse to run checkpoints at other sizes than they were trained at (read from the config
+    each training stage saves beside its checkpoint, ``StageFiles.config``)."""
     for stage, checkpoint in (("coarse", cfg.coarse_checkpoint), ("fine", cfg.fine_checkpoint)):
-        saved = Path(checkpoint).parent / "config.yaml"
+        saved = StageFiles(Path(checkpoint).parent, stage).config
         if not saved.is_file():
             continue  # a checkpoint from elsewhere: nothing to compare with
         trained = OmegaConf.load(saved).model
@@ -50,10 +53,18 @@ def checkpoints(cfg: DictConfig) -> dict:
     return {"coarse": cfg.coarse_checkpoint, "fine": cfg.fine_checkpoint, **pipeline_options(cfg)}
 
 
-def save_config(cfg: DictConfig, out_dir: str) -> None:
-    """Save the resolved config as ``config.yaml`` beside a stage's outputs."""
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, Path(out_dir) / "config.yaml", resolve=True)
+def save_config(cfg: DictConfig, path: Path) -> None:
+    """Save the resolved config to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, path, resolve=True)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train the stage named by ``cfg.train.stage``; the resolved config is saved beside it."""
+    save_config(cfg, StageFiles(Path(cfg.train.out_dir), cfg.train.stage).config)
+    result = train_stage(**plain(cfg.train), shards_dir=cfg.data.shards_dir, model=plain(cfg.model))
+    print(f"checkpoint: {result['checkpoint']} ({result['images_per_second']} images/s)")
+    return result
 
 
 def run(stage: str, fn, cfg: DictConfig):

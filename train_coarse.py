@@ -9,16 +9,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from cli_common import plain, run, save_config
-from matting.training import train_stage
-
-
-def train(cfg: DictConfig) -> dict:
-    """Train the stage named by ``cfg.train.stage``; the resolved config is saved beside it."""
-    save_config(cfg, cfg.train.out_dir)
-    result = train_stage(**plain(cfg.train), shards_dir=cfg.data.shards_dir, model=plain(cfg.model))
-    print(f"checkpoint: {result['checkpoint']} ({result['images_per_second']} images/s)")
-    return result
+from cli_common import run, train
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train_coarse")

@@ -12,8 +12,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from cli_common import run
-from train_coarse import train
+from cli_common import run, train
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train_fine")

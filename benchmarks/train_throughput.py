@@ -18,9 +18,8 @@ import time
 import keras
 
 from matting.data.features import has_layers
-from matting.data.pipeline import make_dataset, split_files
-from matting.losses import make_loss
-from matting.models import build_coarse_unet, build_fine_unet
+from matting.data.pipeline import split_files
+from matting.data.stages import make_stage
 
 AUGMENT = {"flip": 0.5, "crop": 0.5, "crop_scale": (0.6, 1.0), "colour": 0.5, "blur": 0.1, "noise": 0.1,
            "jpeg": 0.2}  # fmt: skip
@@ -35,8 +34,8 @@ def pipeline_rate(ds, batches: int, batch_size: int) -> float:
     return batches * batch_size / (time.perf_counter() - started)
 
 
-def step_rate(model, batch, stage: str, steps: int, **loss) -> float:
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss(stage, **loss))
+def step_rate(model, batch, loss, steps: int) -> float:
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
     x, y = batch
     model.train_on_batch(x, y)  # warm-up: tracing
     started = time.perf_counter()
@@ -57,23 +56,24 @@ def main() -> None:
     args = parser.parse_args()
 
     files = split_files(args.shards, "train")
-    layers = has_layers(files[0])
+    with_layers = has_layers(files[0])
     print(f"\n{args.shards}, batch {args.batch_size}, {args.batches} batches each; CPU; refinement "
-          f"{'with' if layers else 'without'} layers and compositional loss.\n")  # fmt: skip
+          f"{'with' if with_layers else 'without'} layers and compositional loss.\n")  # fmt: skip
     print("| stage | input | pipeline images/s | train step images/s | pipeline / step |")
     print("|---|---|---|---|---|")
-    for stage, builder, size in (
-        ("coarse", build_coarse_unet, args.coarse_size),
-        ("fine", build_fine_unet, args.fine_size),
-    ):
-        options = {"batch_size": args.batch_size, "coarse_size": args.coarse_size, "augment": AUGMENT}
-        ds = make_dataset(files, stage=stage, size=size, layers=layers, **options)
-        pipeline = pipeline_rate(ds, args.batches, args.batch_size)
+    model = {"coarse_size": args.coarse_size, "fine_size": args.fine_size, "coarse": {}, "fine": {}}
+    for name in ("coarse", "fine"):
         loss = (
-            {"gradient_weight": 1.0, "composition_weight": 0.5 if layers else 0.0} if stage == "fine" else {}
+            {"gradient_weight": 1.0, "composition_weight": 0.5 if with_layers else 0.0}
+            if name == "fine"
+            else {}
         )
-        step = step_rate(builder(), next(iter(ds)), stage, args.batches, **loss)
-        print(f"| {stage} | {size[0]}x{size[1]} | {pipeline:.1f} | {step:.1f} | {pipeline / step:.1f}x |")
+        stage = make_stage(name, model=model, loss=loss)
+        ds = stage.dataset(files, batch_size=args.batch_size, augment=AUGMENT)
+        pipeline = pipeline_rate(ds, args.batches, args.batch_size)
+        step = step_rate(stage.build_net(), next(iter(ds)), stage.loss, args.batches)
+        height, width = stage.size
+        print(f"| {name} | {height}x{width} | {pipeline:.1f} | {step:.1f} | {pipeline / step:.1f}x |")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 
 Each returns one value per image, ``[B]``: Keras averages them over the batch, weighted by the
 sample weights when the dataset gives them (coarse-quality samples, see ``make_dataset``).
+:func:`per_image_sad` and :func:`per_image_mse` are the training metrics' formulas, the tensor twins
+of :func:`matting.metrics.sad` and :func:`matting.metrics.mse`.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def alpha_loss(
         if target.shape[-1] != 4:
             raise ValueError(
                 f"the compositional loss needs a target of alpha + foreground - background (4 channels), "
-                f"got {target.shape[-1]}: make the dataset with layers=True"
+                f"got {target.shape[-1]}: make the dataset with_layers=True"
             )
         difference = target[..., 1:]
     target = target[..., :1]
@@ -101,12 +103,11 @@ def alpha_loss(
     return loss
 
 
-def make_loss(stage: str, **weights):
-    """The loss of ``stage`` ("coarse" or "fine") with its weights bound, as Keras expects it."""
-    base = {"coarse": bce_dice_loss, "fine": alpha_loss}[stage]
+def per_image_sad(alpha: tf.Tensor, pred: tf.Tensor) -> tf.Tensor:
+    """Sum of absolute differences / 1000, alpha ``[B, H, W, 1]`` in [0, 1]. ``[B]``."""
+    return keras.ops.sum(keras.ops.abs(pred - alpha), axis=IMAGE_AXES) / 1000.0
 
-    def loss(target, pred):
-        return base(target, pred, **weights)
 
-    loss.__name__ = f"{stage}_loss"
-    return loss
+def per_image_mse(alpha: tf.Tensor, pred: tf.Tensor) -> tf.Tensor:
+    """Mean squared error, alpha ``[B, H, W, 1]`` in [0, 1]. ``[B]``."""
+    return keras.ops.mean(keras.ops.square(pred - alpha), axis=IMAGE_AXES)

@@ -70,7 +70,7 @@ def tiny_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained(tiny_root):
     """The tiny dataset with both stages trained; returns the overrides that reach it."""
-    from train_coarse import train
+    from cli_common import train
 
     overrides = tiny_overrides(tiny_root) + tiny_model_overrides()
     results = {

@@ -168,7 +168,7 @@ def test_layers_are_the_foreground_and_background_of_each_composite(tiny_root):
 
     files = split_files(_shards(tiny_root), "val")
     assert has_layers(files[0])  # the default data config stores them
-    for record in read_records(files, layers=True).take(8):
+    for record in read_records(files, with_layers=True).take(8):
         a, image = record[ALPHA].numpy(), record[IMAGE].numpy()
         recomposed = a * record[FOREGROUND].numpy() + (1.0 - a) * record[BACKGROUND].numpy()
         assert np.abs(recomposed - image).mean() < 0.02  # equal but for the JPEG rounding of each

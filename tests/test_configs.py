@@ -35,27 +35,32 @@ def test_config_keys_are_the_keyword_arguments_they_feed():
 
     from matting.data.build import build_dataset
     from matting.data.pipeline import make_dataset
+    from matting.data.stages import CoarseStage, FineStage, degrade_alpha, make_stage
     from matting.data.synthetic import write_synthetic_dataset
+    from matting.losses import alpha_loss, bce_dice_loss
     from matting.models.unet import build_unet
-    from matting.training import fit_model, train_stage
+    from matting.training.fit import fit_model
+    from matting.training.stage import train_stage
 
     def params(fn):
         return set(inspect.signature(fn).parameters)
 
-    from matting.data.pipeline import degrade_alpha
-    from matting.losses import alpha_loss, bce_dice_loss
-
     for experiment in [None, *EXPERIMENTS]:
         extra = [f"experiment={experiment}"] if experiment else []
         coarse, fine = compose_config("train_coarse", extra), compose_config("train_fine", extra)
-        for cfg, loss in ((coarse, bce_dice_loss), (fine, alpha_loss)):
+        for cfg, stage, loss in ((coarse, CoarseStage, bce_dice_loss), (fine, FineStage, alpha_loss)):
             assert set(cfg.train) <= params(train_stage)
             assert set(cfg.train.input) <= params(make_dataset)
+            filled = {"size", "net", "loss_weights", "coarse_size"}  # by make_stage, from model and loss
+            assert set(cfg.train.get("examples") or {}) <= params(stage) - filled
             assert set(cfg.train.fit) <= params(fit_model)
             assert set(cfg.train.loss) <= params(loss)
             assert set(cfg.model.coarse) <= params(build_unet)
             assert set(cfg.model.fine) <= params(build_unet)
-        assert set(fine.train.input.degrade) <= params(degrade_alpha)
+            # The stage the config names is the one its examples and loss were checked against.
+            model = OmegaConf.to_container(cfg.model, resolve=True)
+            assert isinstance(make_stage(cfg.train.stage, model=model, loss={}), stage)
+        assert set(fine.train.examples.degrade) <= params(degrade_alpha)
     build_cfg = compose_config("build_dataset")
     assert set(build_cfg.data.build) <= params(build_dataset)
     assert set(build_cfg.data.synthetic) <= params(write_synthetic_dataset)

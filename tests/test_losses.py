@@ -4,7 +4,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from matting.losses import alpha_loss, bce_dice_loss, charbonnier, composition_l1, gradient_l1, laplacian_loss
+from matting import metrics
+from matting.losses import (
+    alpha_loss,
+    bce_dice_loss,
+    charbonnier,
+    composition_l1,
+    gradient_l1,
+    laplacian_loss,
+    per_image_mse,
+    per_image_sad,
+)
+from matting.training.fit import SAD, training_metrics
 
 rng = np.random.default_rng(0)
 TARGET = tf.constant((rng.random((2, 32, 32, 1)) > 0.5).astype(np.float32))
@@ -60,3 +71,18 @@ def test_the_compositional_loss_compares_the_images_composited_with_each_alpha()
     np.testing.assert_allclose(with_composition, without + 0.5 * expected, rtol=1e-4)
     with pytest.raises(ValueError, match="compositional loss needs a target"):
         alpha_loss(TARGET, PRED, composition_weight=0.5)
+
+
+def test_the_training_metrics_equal_the_evaluation_metrics():
+    alpha = rng.random((3, 24, 20, 1)).astype(np.float32)
+    pred = rng.random((3, 24, 20, 1)).astype(np.float32)
+    sad = [metrics.sad(p, a) for p, a in zip(pred, alpha, strict=True)]  # the DIM definitions, per image
+    mse = [metrics.mse(p, a) for p, a in zip(pred, alpha, strict=True)]
+    np.testing.assert_allclose(per_image_sad(alpha, pred), sad, rtol=1e-5)
+    np.testing.assert_allclose(per_image_mse(alpha, pred), mse, rtol=1e-5)
+    # The Keras metrics: the mean over images, of the alpha alone when the target carries F - B too.
+    target = np.concatenate([alpha, rng.random((3, 24, 20, 3)).astype(np.float32)], axis=-1)
+    for metric, expected in zip(training_metrics(), (mse, sad), strict=True):
+        metric.update_state(target, pred)
+        np.testing.assert_allclose(float(metric.result()), np.mean(expected), rtol=1e-5)
+    assert [m.name for m in training_metrics()] == ["mse", "sad"] and isinstance(training_metrics()[1], SAD)

@@ -12,9 +12,10 @@ import tensorflow as tf
 from conftest import compose_config, tiny_model_overrides, tiny_overrides, tiny_train_overrides
 
 from matting.errors import CheckpointError, ConfigError
-from matting.losses import make_loss
+from matting.losses import bce_dice_loss
 from matting.models import build_coarse_unet
-from matting.training import TrainingState, distribution_strategy, fit_model, initialise
+from matting.training.fit import distribution_strategy, fit_model, initialise
+from matting.training.state import TrainingState
 
 
 def one_batch():
@@ -28,7 +29,7 @@ def test_a_tiny_model_overfits_one_batch(tmp_path):
     keras.utils.set_random_seed(0)
     net = build_coarse_unet(filters=[8, 16])
     result = fit_model(
-        net, one_batch(), None, loss=make_loss("coarse"), out_dir=str(tmp_path), epochs=6,
+        net, one_batch(), None, loss=bce_dice_loss, out_dir=str(tmp_path), epochs=6,
         steps_per_epoch=25, learning_rate=1e-2, checkpoint_every=50, verbose=0,
     )  # fmt: skip
     losses = result["history"]["loss"]
@@ -41,9 +42,9 @@ def test_a_tiny_model_overfits_one_batch(tmp_path):
 KILLED_RUN = """
 import os, signal, sys
 import keras, numpy as np, tensorflow as tf
-from matting.losses import make_loss
+from matting.losses import bce_dice_loss
 from matting.models import build_coarse_unet
-from matting.training import fit_model
+from matting.training.fit import fit_model
 
 out = sys.argv[1]
 rng = np.random.default_rng(0)
@@ -63,7 +64,7 @@ class Kill(keras.callbacks.Callback):
 fit = keras.Model.fit
 keras.Model.fit = lambda self, *a, callbacks=(), **k: fit(self, *a, callbacks=[*callbacks, Kill()], **k)
 keras.utils.set_random_seed(0)
-fit_model(build_coarse_unet(filters=[4, 8]), data, None, loss=make_loss("coarse"), out_dir=out,
+fit_model(build_coarse_unet(filters=[4, 8]), data, None, loss=bce_dice_loss, out_dir=out,
           epochs=3, steps_per_epoch=6, checkpoint_every=4, verbose=0)
 """
 
@@ -105,7 +106,7 @@ def test_a_run_killed_inside_an_epoch_resumes_at_its_last_state_exactly(tmp_path
         lambda self, *a, callbacks=(), **k: fit(self, *a, callbacks=[*callbacks, start], **k),
     )
     net = build_coarse_unet(filters=[4, 8])
-    result = fit_model(net, one_batch(), None, loss=make_loss("coarse"), out_dir=str(tmp_path), epochs=3,
+    result = fit_model(net, one_batch(), None, loss=bce_dice_loss, out_dir=str(tmp_path), epochs=3,
                        steps_per_epoch=6, checkpoint_every=4, verbose=0)  # fmt: skip
     assert result["start_step"] == 8 and start.batches == 18 - 8
     for restored, file in ((start.variables, "optimizer-8.npz"), (start.weights, "weights-8.npz")):
@@ -122,7 +123,7 @@ def test_a_run_killed_inside_an_epoch_resumes_at_its_last_state_exactly(tmp_path
 
 def compiled_net():
     net = build_coarse_unet(filters=[4, 8])
-    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=make_loss("coarse"))
+    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=bce_dice_loss)
     return net
 
 
@@ -157,7 +158,7 @@ def test_a_run_killed_after_its_last_step_only_writes_its_checkpoint(tmp_path):
     net.fit(one_batch(), epochs=2, steps_per_epoch=3, callbacks=[state], verbose=0, shuffle=False)
     # Killed before the final model was saved: the state holds all 6 steps.
     resumed = build_coarse_unet(filters=[4, 8])
-    result = fit_model(resumed, one_batch(), None, loss=make_loss("coarse"), out_dir=str(tmp_path), epochs=2,
+    result = fit_model(resumed, one_batch(), None, loss=bce_dice_loss, out_dir=str(tmp_path), epochs=2,
                        steps_per_epoch=3, verbose=0)  # fmt: skip
     assert result["start_step"] == 6 and result["history"] == {}
     assert int(resumed.optimizer.iterations.numpy()) == 6
@@ -176,7 +177,7 @@ def test_fine_tuning_loads_weights_and_freezes_the_encoder(tmp_path):
     before = [
         w.numpy().copy() for layer in frozen for w in layer.trainable_weights + layer.non_trainable_weights
     ]
-    fit_model(net, one_batch(), None, loss=make_loss("coarse"), out_dir=str(tmp_path / "ft"), epochs=1,
+    fit_model(net, one_batch(), None, loss=bce_dice_loss, out_dir=str(tmp_path / "ft"), epochs=1,
               steps_per_epoch=3, verbose=0)  # fmt: skip
     after = [w.numpy() for layer in frozen for w in layer.trainable_weights + layer.non_trainable_weights]
     for a, b in zip(before, after, strict=True):
@@ -191,7 +192,7 @@ def test_fine_tuning_loads_weights_and_freezes_the_encoder(tmp_path):
 
 
 def test_finetune_preset_starts_from_the_pretrained_run(trained, tiny_root):
-    from train_coarse import train
+    from cli_common import train
 
     overrides = tiny_overrides(tiny_root) + tiny_model_overrides() + tiny_train_overrides()
     extra = ["experiment=finetune", "pretrained=tiny", "name=tiny_ft", "train.fit.epochs=1"]
@@ -217,21 +218,25 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_backup(tmp_pat
     ds = tf.data.Dataset.from_tensor_slices((images, targets))
     with pytest.raises(MattingError, match="loss became nan"):
         net = build_coarse_unet(filters=[4, 8])
-        fit_model(net, ds, None, loss=make_loss("coarse"), out_dir=str(tmp_path), epochs=4, steps_per_epoch=2)
+        fit_model(net, ds, None, loss=bce_dice_loss, out_dir=str(tmp_path), epochs=4, steps_per_epoch=2)
     assert list((tmp_path / "backup").iterdir())  # the state after epoch 2 is still there to resume
 
 
 def test_refinement_trains_on_a_coarse_nets_masks_with_weights(trained, tiny_root):
-    from train_coarse import train
+    from cli_common import train
 
     overrides = tiny_overrides(tiny_root) + tiny_model_overrides() + tiny_train_overrides()
     coarse = tiny_root / "outputs" / "tiny" / "coarse" / "coarse.keras"
-    extra = [f"train.coarse_predictions={coarse}", "train.input.coarse_quality_weight=0.5", "name=tiny_cp",
-             "train.fit.epochs=1"]  # fmt: skip
+    extra = [f"train.examples.coarse_predictions={coarse}", "train.input.coarse_quality_weight=0.5",
+             "name=tiny_cp", "train.fit.epochs=1"]  # fmt: skip
     result = train(compose_config("train_fine", overrides + extra))
     assert np.isfinite(result["history"]["loss"]).all()
     with pytest.raises(CheckpointError, match="no such coarse checkpoint"):
-        train(compose_config("train_fine", overrides + ["train.coarse_predictions=/nope.keras", "name=x"]))
+        train(
+            compose_config(
+                "train_fine", overrides + ["train.examples.coarse_predictions=/nope.keras", "name=x"]
+            )
+        )
 
 
 def test_the_best_checkpoint_is_replaced_only_by_a_better_one_across_a_resume(tmp_path):

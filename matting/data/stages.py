@@ -1,0 +1,269 @@
+"""What an example of each training stage is, its net and its loss: the one place that switches on
+the stage.
+
+- ``coarse``: image -> coarse person mask, both resized to ``size`` (192x160 by default).
+- ``fine``: image + a coarse mask made by degrading the true alpha -> alpha, at ``size``
+  (768x640 by default). Degrading the alpha stands in for the paper's quality unification: the
+  refinement net learns from masks of every quality a coarse net may produce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import ClassVar
+
+import keras
+import tensorflow as tf
+
+from matting.data.features import ALPHA, BACKGROUND, COARSE, FOREGROUND, IMAGE, has_layers
+from matting.data.pipeline import make_dataset
+from matting.errors import CheckpointError, ConfigError
+from matting.losses import alpha_loss, bce_dice_loss
+from matting.models.unet import build_coarse_unet, build_fine_unet, check_input_size
+from matting.ops import resize_bilinear
+
+
+def degrade_alpha(
+    alpha: tf.Tensor,
+    *,
+    coarse_size=(192, 160),
+    threshold_range=(0.2, 0.8),
+    max_morph: float = 0.03,
+    max_shift: float = 0.0,
+    hole_probability: float = 0.0,
+    max_hole: float = 0.15,
+    seed: tf.Tensor | None = None,
+) -> tf.Tensor:
+    """A coarse mask as a coarse net might give it, made from the true ``alpha`` [H, W, 1].
+
+    With ``seed`` (an int ``[2]`` tensor) the draws are stateless: the same seed, the same mask
+    (used for validation, so every epoch scores the same inputs).
+
+    Steps: threshold at a random level in ``threshold_range``; dilate or erode by a random radius up
+    to ``max_morph`` of the height; resample down to ``coarse_size`` and back up (the blocky, soft
+    edge of a low-resolution prediction). The result stays within that radius (plus the resample's
+    blur) of the thresholded alpha. Optionally, before the resample: shift by up to ``max_shift`` of
+    the height and width (a misaligned prediction), and with ``hole_probability`` cut a rectangular
+    hole of up to ``max_hole`` of each side (a missed part: a hand, a bag).
+    """
+
+    def uniform(draw: int, minval, maxval, dtype=tf.float32):
+        if seed is None:
+            return tf.random.uniform([], minval, maxval, dtype=dtype)
+        draw_seed = tf.cast(seed, tf.int64) + tf.constant([0, 1_000_003], tf.int64) * draw
+        return tf.random.stateless_uniform([], draw_seed, minval, maxval, dtype=dtype)
+
+    size = tf.shape(alpha)[:2]
+    mask = tf.cast(alpha > uniform(0, *threshold_range), tf.float32)[None]  # [1, H, W, 1]
+    max_radius = tf.cast(tf.cast(size[0], tf.float32) * max_morph, tf.int32)  # 0: no morphology
+    radius = uniform(1, 0, max_radius + 1, tf.int32)
+    # Dilation (or erosion, on the inverted mask) by a (2r+1)-square: r passes of a 3x3 max pool.
+    sign = tf.where(uniform(2, 0.0, 1.0) < 0.5, 1.0, -1.0)
+    mask = (
+        sign
+        * tf.while_loop(
+            lambda i, m: i < radius,
+            lambda i, m: (i + 1, tf.nn.max_pool2d(m, 3, 1, "SAME")),
+            (tf.constant(0), sign * mask),
+        )[1]
+    )
+    if max_shift:
+        limit = tf.cast(tf.cast(size, tf.float32) * max_shift, tf.int32)
+        dy, dx = uniform(3, -limit[0], limit[0] + 1, tf.int32), uniform(4, -limit[1], limit[1] + 1, tf.int32)
+        padded = tf.pad(mask, [[0, 0], [limit[0], limit[0]], [limit[1], limit[1]], [0, 0]])
+        mask = padded[:, limit[0] - dy : limit[0] - dy + size[0], limit[1] - dx : limit[1] - dx + size[1]]
+    if hole_probability:
+        hole_size = tf.cast(tf.cast(size, tf.float32) * max_hole * uniform(5, 0.3, 1.0), tf.int32)
+        top = uniform(6, 0, tf.maximum(size[0] - hole_size[0], 1), tf.int32)
+        left = uniform(7, 0, tf.maximum(size[1] - hole_size[1], 1), tf.int32)
+        rows, cols = tf.range(size[0])[:, None], tf.range(size[1])[None, :]
+        hole = (rows >= top) & (rows < top + hole_size[0]) & (cols >= left) & (cols < left + hole_size[1])
+        cut = hole & (uniform(8, 0.0, 1.0) < hole_probability)
+        mask = mask * (1.0 - tf.cast(cut, tf.float32)[None, ..., None])
+    mask = resize_bilinear(resize_bilinear(mask, coarse_size), size)
+    return tf.clip_by_value(mask[0], 0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The stages
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: its net's input ``size`` (height, width), the net's builder arguments
+    ``net`` (``model.<stage>``) and the loss weights ``loss_weights`` (``train.loss``)."""
+
+    size: tuple[int, int]
+    net: dict = field(default_factory=dict)
+    loss_weights: dict = field(default_factory=dict)
+
+    name: ClassVar[str]
+    with_layers: ClassVar[bool] = False  # whether its examples need the records' layers
+    # Subclasses: _builder (the net's constructor) and _loss (the loss function, per image).
+
+    def build_net(self) -> keras.Model:
+        """The stage's untrained net, checked against ``size``."""
+        net = self._builder(**self.net)
+        check_input_size(net, self.size, f"model.{self.name}_size")
+        return net
+
+    @property
+    def loss(self):
+        """The stage's loss with its weights bound, as Keras expects it: ``(target, pred) -> [B]``."""
+
+        def loss(target, pred):
+            return self._loss(target, pred, **self.loss_weights)
+
+        loss.__name__ = f"{self.name}_loss"
+        return loss
+
+    def dataset(self, files: list[str], *, training: bool = True, seed: int | None = None, **options):
+        """Batches of this stage's examples from ``files``; ``options``: those of
+        :func:`matting.data.pipeline.make_dataset` (batch size, shuffle buffer, augmentation ...)."""
+        if len(self.size) != 2 or min(self.size) <= 0:
+            raise ConfigError(f"model.{self.name}_size must be two positive numbers, got {self.size}")
+        self._check(files)
+        preprocess = self.preprocess(training=training, seed=seed)
+        return make_dataset(
+            files, preprocess, training=training, seed=seed, with_layers=self.with_layers,
+            batch_map=self.batch_map(), **options,
+        )  # fmt: skip
+
+    def preprocess(self, *, training: bool, seed: int | None):
+        """``(index, record) -> (inputs, target)``: one example from a parsed record."""
+        raise NotImplementedError
+
+    def batch_map(self):
+        """A function of each batch, run after batching, or None."""
+        return None
+
+    def _check(self, files: list[str]) -> None:
+        """Refuse settings or shards the stage cannot use."""
+
+
+@dataclass(frozen=True)
+class CoarseStage(Stage):
+    """Image ``[h, w, 3]`` -> the record's coarse person mask ``[h, w, 1]``, both at ``size``."""
+
+    name: ClassVar[str] = "coarse"
+    _builder = staticmethod(build_coarse_unet)
+    _loss = staticmethod(bce_dice_loss)
+
+    def preprocess(self, *, training: bool, seed: int | None):
+        size = [int(s) for s in self.size]
+
+        def example(index, record: dict):
+            # Resize after augmentation so flips and jitter act on the full-resolution record.
+            image = resize_bilinear(record[IMAGE], size)  # as the inference graph resizes
+            return image, resize_bilinear(record[COARSE], size)
+
+        return example
+
+
+@dataclass(frozen=True)
+class FineStage(Stage):
+    """Image + coarse mask ``[h, w, 4]`` -> alpha ``[h, w, 1]`` at ``size``; with the compositional
+    loss (``loss_weights["composition_weight"]``), target ``[h, w, 4]``: alpha, then foreground -
+    background (the records must hold the layers).
+
+    The coarse mask is the true alpha degraded (:func:`degrade_alpha` with ``degrade``, through
+    ``coarse_size``), or with ``coarse_predictions`` (a trained coarse net's ``.keras``) that net's
+    prediction. ``crop`` (training): random crops of this (height, width) from the ``size`` frame
+    instead of the whole frame: full-resolution detail at a fraction of the step's cost.
+    """
+
+    coarse_size: tuple[int, int] = (192, 160)
+    crop: list[int] | None = None
+    degrade: dict | None = None
+    coarse_predictions: str | None = None
+
+    name: ClassVar[str] = "fine"
+    _builder = staticmethod(build_fine_unet)
+    _loss = staticmethod(alpha_loss)
+
+    def __post_init__(self):
+        if self.coarse_predictions and not Path(self.coarse_predictions).is_file():
+            raise CheckpointError(
+                f"{self.coarse_predictions}: no such coarse checkpoint (train.examples.coarse_predictions)"
+            )
+
+    @property
+    def with_layers(self) -> bool:
+        return bool(self.loss_weights.get("composition_weight"))
+
+    @cached_property
+    def coarse_model(self) -> keras.Model:
+        """The ``coarse_predictions`` net, loaded on first use: after the stage's own net is built,
+        so that its seeded initial weights do not depend on this load."""
+        return keras.models.load_model(self.coarse_predictions, compile=False)
+
+    def _check(self, files: list[str]) -> None:
+        size, crop = self.size, self.crop
+        if crop is not None and (len(crop) != 2 or not 0 < crop[0] <= size[0] or not 0 < crop[1] <= size[1]):
+            raise ConfigError(
+                f"train.examples.crop must be (height, width) within model size {list(size)}, got {crop}"
+            )
+        for path in files if self.with_layers else ():
+            if not has_layers(path):
+                raise ConfigError(
+                    f"{path}: its records hold no foreground and background layers, which the "
+                    "compositional loss needs: rebuild the dataset with data.build.layers=true, or set "
+                    "train.loss.composition_weight=0"
+                )
+
+    def preprocess(self, *, training: bool, seed: int | None):
+        size, with_layers, crop = [int(s) for s in self.size], self.with_layers, self.crop
+
+        def example(index, record: dict):
+            # Resize after augmentation so flips and jitter act on the full-resolution record.
+            image = resize_bilinear(record[IMAGE], size)  # as the inference graph resizes
+            alpha = resize_bilinear(record[ALPHA], size)
+            target = alpha
+            if with_layers:
+                difference = resize_bilinear(record[FOREGROUND], size) - resize_bilinear(
+                    record[BACKGROUND], size
+                )
+                target = tf.concat([alpha, difference], axis=-1)
+            # Evaluation degrades each record the same way every epoch; training draws afresh.
+            mask_seed = None if training else tf.stack([tf.constant(seed or 0, tf.int64), index])
+            coarse = degrade_alpha(
+                alpha, coarse_size=self.coarse_size, seed=mask_seed, **(self.degrade or {})
+            )
+            inputs = tf.concat([image, coarse], axis=-1)
+            if training and crop:
+                # The mask is degraded on the whole frame (as a coarse net sees it), then cropped.
+                stacked = tf.concat([inputs, target], axis=-1)
+                stacked = tf.image.random_crop(stacked, [*crop, stacked.shape[-1]])
+                return stacked[..., :4], stacked[..., 4:]
+            return inputs, target
+
+        return example
+
+    def batch_map(self):
+        if not self.coarse_predictions:
+            return None
+        coarse_model, size, coarse_size = self.coarse_model, [int(s) for s in self.size], self.coarse_size
+
+        def predicted_mask(inputs, *rest):
+            image = inputs[..., :3]
+            coarse = coarse_model(resize_bilinear(image, coarse_size), training=False)
+            return (tf.concat([image, resize_bilinear(tf.cast(coarse, tf.float32), size)], axis=-1), *rest)
+
+        return predicted_mask
+
+
+def make_stage(name: str, *, model: dict, loss: dict | None = None, **examples) -> Stage:
+    """Stage ``name`` ("coarse" or "fine") with its sizes and net from the model config ``model``
+    (``coarse_size``, ``fine_size``, ``coarse``, ``fine``), its loss weights ``loss``, and
+    ``examples``: the fine stage's ``crop``, ``degrade`` and ``coarse_predictions``."""
+    loss = loss or {}
+    if name == "coarse":
+        return CoarseStage(model["coarse_size"], model["coarse"], loss, **examples)
+    if name == "fine":
+        return FineStage(
+            model["fine_size"], model["fine"], loss, coarse_size=model["coarse_size"], **examples
+        )
+    raise ConfigError(f"train.stage must be 'coarse' or 'fine', got {name!r}")

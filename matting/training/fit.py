@@ -1,0 +1,174 @@
+"""Compile and fit one net: the Keras metrics, the learning rate, the distribution strategy, the
+checkpoints (see :mod:`matting.training.state`), fine-tuning's starting weights."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from matting.errors import CheckpointError, ConfigError
+from matting.layout import StageFiles
+from matting.losses import per_image_mse, per_image_sad
+from matting.training.callbacks import EpochSummaries, StopOnNonFinite
+from matting.training.state import TrainingState, save_model
+
+# ---------------------------------------------------------------------------------------------------
+# Metrics: of the alpha, the target's first channel (the compositional loss's extra channels aside)
+# ---------------------------------------------------------------------------------------------------
+
+
+class SAD(keras.metrics.Mean):
+    """Sum of absolute differences per image / 1000 (alpha in [0, 1]), averaged over images: the
+    matting literature's SAD, as a Keras metric."""
+
+    def __init__(self, name="sad", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(per_image_sad(y_true[..., :1], y_pred), sample_weight=sample_weight)
+
+
+def alpha_mse(y_true, y_pred):
+    """Mean squared error of the alpha (the target's first channel), per image."""
+    return per_image_mse(y_true[..., :1], y_pred)
+
+
+def training_metrics() -> list[keras.metrics.Metric]:
+    """The metrics of every fit: ``mse`` (its validation value picks the best checkpoint) and ``sad``."""
+    return [keras.metrics.MeanMetricWrapper(alpha_mse, name="mse"), SAD()]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Learning rate, distribution
+# ---------------------------------------------------------------------------------------------------
+
+
+def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int):
+    """A constant rate or a cosine decay to zero over ``total_steps``."""
+    if learning_rate <= 0:
+        raise ConfigError(f"train.fit.learning_rate must be positive, got {learning_rate}")
+    if schedule == "constant":
+        return learning_rate
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
+    raise ConfigError(f"train.fit.schedule must be 'constant' or 'cosine', got {schedule!r}")
+
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def distribution_strategy(name: str) -> tf.distribute.Strategy:
+    """``default`` (one device), ``mirrored`` (all GPUs of this machine) or ``multi_worker``
+    (machines listed in the ``TF_CONFIG`` environment variable). The batch size in the config is
+    the global batch: Keras splits it across the replicas."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ConfigError(f"train.strategy must be one of {STRATEGIES}, got {name!r}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fit
+# ---------------------------------------------------------------------------------------------------
+
+
+def fit_model(
+    model: keras.Model,
+    train_ds: tf.data.Dataset,
+    val_ds: tf.data.Dataset | None,
+    *,
+    loss,
+    out_dir: str,
+    epochs: int,
+    steps_per_epoch: int,
+    learning_rate: float = 1e-3,
+    schedule: str = "constant",
+    validation_steps: int | None = None,
+    checkpoint_every: int | None = None,
+    jit_compile: bool = False,
+    verbose: int = 2,
+) -> dict:
+    """Train ``model`` and save, in ``out_dir``, the files of :class:`matting.layout.StageFiles`
+    named after it (``coarse_unet``: ``coarse``): ``last`` and ``best`` (lowest val MSE).
+
+    Every ``checkpoint_every`` steps and at each epoch end, the model, the optimizer and the step
+    are saved to ``backup`` (see :class:`TrainingState`): a run killed at any point (even
+    ``kill -9``) and started again with the same ``out_dir`` resumes at exactly the saved step,
+    weights and optimizer state, inside an epoch too (it first finishes that epoch's remaining
+    steps). The data stream is not part of the state: a resumed ``train_ds`` starts afresh
+    (:func:`~matting.training.stage.train_stage` reseeds its shuffle with the step). The best-so-far
+    validation MSE is part of the state, so the best checkpoint is not replaced by a worse one after
+    a resume. The backup is removed when training completes. TensorBoard logs go to ``tensorboard``;
+    ``checkpoint_every`` also writes ``latest``.
+    """
+    if epochs <= 0 or steps_per_epoch <= 0:
+        raise ConfigError(
+            f"train.fit.epochs and train.fit.steps_per_epoch must be positive: {epochs}, {steps_per_epoch}"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = StageFiles(out, model.name.removesuffix("_unet"))
+
+    lr = learning_rate_schedule(learning_rate, schedule, epochs * steps_per_epoch)
+    optimizer = keras.optimizers.Adam(lr)
+    model.compile(optimizer=optimizer, loss=loss, metrics=training_metrics(), jit_compile=jit_compile)
+    latest = files.latest if checkpoint_every else None
+    state = TrainingState(files.backup, steps_per_epoch, checkpoint_every, best=files.best, latest=latest)
+    start = state.restore(model)
+    callbacks = [
+        StopOnNonFinite(),  # first: a non-finite step stops before anything is saved
+        state,
+        keras.callbacks.TensorBoard(log_dir=str(files.tensorboard), update_freq="epoch"),
+    ]
+    if val_ds is not None:
+        batch_size = int(tf.shape(next(iter(train_ds))[0])[0])
+        callbacks.append(EpochSummaries(next(iter(val_ds)), str(files.tensorboard / "images"), batch_size))
+    # A state saved inside an epoch: that epoch's remaining steps first, then the whole epochs.
+    epoch, done = divmod(start, steps_per_epoch)
+    phases = [(epoch, epoch + 1, steps_per_epoch - done)] if done and epoch < epochs else []
+    epoch += bool(done)
+    if epoch < epochs:
+        phases.append((epoch, epochs, steps_per_epoch))
+    history: dict[str, list[float]] = {}
+    started = time.perf_counter()
+    for first, end, steps in phases:
+        run = model.fit(
+            train_ds, validation_data=val_ds, initial_epoch=first, epochs=end, steps_per_epoch=steps,
+            validation_steps=validation_steps, callbacks=callbacks, verbose=verbose, shuffle=False,
+        )  # fmt: skip
+        for key, values in run.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+    seconds = time.perf_counter() - started
+    save_model(model, state.where(files.last))
+    shutil.rmtree(state.target, ignore_errors=True)  # training complete: nothing to resume
+    return {
+        "history": history,
+        "start_step": start,
+        "checkpoint": str(files.last),
+        "best_checkpoint": str(files.best) if files.best.is_file() else None,
+        "seconds": round(seconds, 1),
+    }
+
+
+def initialise(net: keras.Model, init_from: str | None, freeze_encoder: bool) -> None:
+    """Fine-tuning: load the weights of ``init_from`` (a ``.keras`` checkpoint of the same
+    architecture), and with ``freeze_encoder`` keep the encoder (the ``enc*`` layers) fixed."""
+    if init_from:
+        path = Path(init_from)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such checkpoint to fine-tune from (train.init_from)")
+        source = keras.models.load_model(path, compile=False)
+        if [w.shape for w in source.weights] != [w.shape for w in net.weights]:
+            raise ConfigError(f"{path}: its architecture differs from model.{net.name.split('_')[0]}")
+        net.set_weights(source.get_weights())
+    if freeze_encoder:
+        for layer in net.layers:
+            if layer.name.startswith("enc"):
+                layer.trainable = False

@@ -1,0 +1,65 @@
+"""One training stage from its config: the data, the net, the fit."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+
+from matting.data.pipeline import count_records, split_files
+from matting.data.stages import make_stage
+from matting.layout import StageFiles
+from matting.training.fit import distribution_strategy, fit_model, initialise
+from matting.training.state import saved_step
+
+
+def train_stage(
+    *,
+    stage: str,
+    shards_dir: str,
+    out_dir: str,
+    model: dict,
+    input: dict,
+    loss: dict,
+    fit: dict,
+    examples: dict | None = None,
+    seed: int = 0,
+    init_from: str | None = None,
+    freeze_encoder: bool = False,
+    mixed_precision: bool = False,
+    strategy: str = "default",
+) -> dict:
+    """Train ``stage`` ("coarse" or "fine") on the ``train`` split of ``shards_dir``, validating on
+    ``val``; its files go to ``out_dir`` (see :class:`matting.layout.StageFiles`).
+
+    ``model`` is the model config (``coarse_size``, ``fine_size`` and the ``coarse`` / ``fine``
+    constructor arguments); ``loss`` and ``examples`` go to :func:`matting.data.stages.make_stage`;
+    ``input`` and ``fit`` are the keyword arguments of :func:`matting.data.pipeline.make_dataset`
+    and :func:`~matting.training.fit.fit_model`. ``init_from`` / ``freeze_encoder``: fine-tune (see
+    :func:`~matting.training.fit.initialise`); ``mixed_precision``: float16 compute with float32
+    weights and heads (GPUs); ``strategy``: see :func:`~matting.training.fit.distribution_strategy`.
+    """
+    stage = make_stage(stage, model=model, loss=loss, **(examples or {}))
+    keras.utils.set_random_seed(seed)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    with distribution_strategy(strategy).scope():
+        net = stage.build_net()
+        initialise(net, init_from, freeze_encoder)
+    # A resumed run draws a new shuffle order rather than replaying the batches it already saw;
+    # validation keeps its seed, so its degraded masks (and scores) stay comparable.
+    train_seed = seed + saved_step(StageFiles(Path(out_dir), stage.name).backup)
+    train_ds = stage.dataset(split_files(shards_dir, "train"), training=True, seed=train_seed, **input)
+    val_files = split_files(shards_dir, "val")
+    # Validation scores every record alike: no coarse-quality weights there.
+    val_ds = stage.dataset(val_files, training=False, seed=seed, **{**input, "coarse_quality_weight": None})
+    if fit.get("validation_steps") is None:
+        # The whole val split each epoch; a known count spares Keras a pass to discover it.
+        steps = math.ceil(count_records(val_files) / input["batch_size"])
+        fit = {**fit, "validation_steps": steps}
+    with distribution_strategy(strategy).scope():
+        result = fit_model(net, train_ds, val_ds, loss=stage.loss, out_dir=out_dir, **fit)
+    keras.mixed_precision.set_global_policy("float32")
+    images = (fit["epochs"] * fit["steps_per_epoch"] - result["start_step"]) * input["batch_size"]
+    result["images_per_second"] = round(images / max(result["seconds"], 1e-9), 1)
+    return result
