@@ -64,3 +64,15 @@ def test_config_keys_are_the_keyword_arguments_they_feed():
     build_cfg = compose_config("build_dataset")
     assert set(build_cfg.data.build) <= params(build_dataset)
     assert set(build_cfg.data.synthetic) <= params(write_synthetic_dataset)
+
+
+def test_the_configs_paths_are_the_layout_the_code_reads():
+    from matting.layout import eval_files, stage_files
+
+    for stage in ("coarse", "fine"):
+        cfg = compose_config(f"train_{stage}", ["experiment=demo"])
+        files = stage_files(cfg.paths.run_dir, stage)
+        assert Path(cfg.train.out_dir) == files.folder
+        assert Path(cfg.paths[f"{stage}_checkpoint"]) == files.last
+    evaluate = compose_config("evaluate", ["split=val"])
+    assert Path(evaluate.out_dir) == eval_files(evaluate.paths.run_dir, "val").folder
