@@ -32,7 +32,7 @@ from matting.evaluation.report import (
 )
 from matting.evaluation.samples import load_folder_arrays, load_split_arrays
 from matting.evaluation.scoring import score, score_coarse, summarize, worst
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
 from matting.layout import EvalFiles
 from matting.models.unet import build_coarse_unet, build_fine_unet
 

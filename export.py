@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from cli_common import checkpoints, pipeline_options, plain, run
 from matting.export import export as export_module
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
 
 
 def export(cfg: DictConfig) -> str:

@@ -14,7 +14,7 @@ import hydra
 from omegaconf import DictConfig
 
 from cli_common import checkpoints, plain, run
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
 from matting.predict import input_files, predict_files
 
 

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from matting.export import export
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
 from matting.models import build_coarse_unet, build_fine_unet
 
 FORMATS = [

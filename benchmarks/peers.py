@@ -27,7 +27,7 @@ import numpy as np
 
 from matting.evaluation.samples import load_folder_arrays
 from matting.evaluation.scoring import mask_iou
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
 from matting.metrics import mad, mse, sad
 from matting.models import build_coarse_unet, build_fine_unet
 from matting.tables import markdown_table

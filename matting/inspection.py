@@ -16,7 +16,7 @@ import numpy as np
 from matting.data.composite import composite
 from matting.data.features import ALPHA, COARSE, IMAGE, SOURCE
 from matting.data.pipeline import read_records, split_files
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
 from matting.io.codecs import to_uint8
 from matting.io.images import read_image
 from matting.layout import STAGES, stage_files

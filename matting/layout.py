@@ -104,3 +104,4 @@ EXPORT_FILES = {
     "onnx": "model.onnx",
 }
 MODELSCOPE_CONFIG_FILE = "configuration.json"
+MODELSCOPE_CARD_FILE = "README.md"  # the model card ModelScope shows

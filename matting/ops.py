@@ -1,4 +1,4 @@
-"""Tensor ops shared by the training input pipeline and the inference graph.
+"""Tensor ops shared by the training input pipeline, the inference graph and the exports.
 
 Training and inference must see images resized the same way, and the inference graph must convert
 to every export format (frozen graph, TFLite builtins, ONNX). Bilinear resizing without antialiasing
@@ -13,6 +13,13 @@ import tensorflow as tf
 def resize_bilinear(images: tf.Tensor, size) -> tf.Tensor:
     """Bilinear resize of ``[B, H, W, C]`` or ``[H, W, C]`` float images to ``size`` (height, width)."""
     return tf.image.resize(images, size, method="bilinear", antialias=False)
+
+
+def to_uint8_tensor(x: tf.Tensor, scale: float = 255.0) -> tf.Tensor:
+    """float in [0, 1] (``scale=255``; ``scale=1``: already in [0, 255]) -> uint8, rounded to nearest
+    (half to even) and clipped: the tensor twin of :func:`matting.io.codecs.to_uint8`, for the
+    uint8 outputs of the exported graphs."""
+    return tf.cast(tf.clip_by_value(tf.round(x * scale), 0.0, 255.0), tf.uint8)
 
 
 def box_mean(x: tf.Tensor, radius: int) -> tf.Tensor:

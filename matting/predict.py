@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from matting.data.composite import composite, estimate_foreground
 from matting.errors import DataError
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
 from matting.io.codecs import to_uint8
 from matting.io.images import list_images, read_image, write_png
 

@@ -39,7 +39,7 @@ def test_export_equals_the_in_process_pipeline_and_evaluation_scores_both(traine
 
     from evaluate import evaluate
     from export import export
-    from matting.inference import MattingPipeline
+    from matting.inference.pipeline import MattingPipeline
 
     overrides, _ = trained
     path = export(compose_config("export", overrides))

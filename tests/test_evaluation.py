@@ -12,7 +12,7 @@ from matting.errors import ConfigError, DataError
 from matting.evaluation.report import summary_table
 from matting.evaluation.samples import load_folder_arrays
 from matting.evaluation.scoring import mask_iou, score, summarize, worst
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

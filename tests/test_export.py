@@ -10,7 +10,8 @@ from conftest import compose_config
 
 from matting.errors import CheckpointError, ConfigError
 from matting.export import MODELSCOPE_CONFIGURATION, export, modelscope_graph
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
+from matting.layout import EXPORT_FILES, METADATA_FILE, MODELSCOPE_CARD_FILE, MODELSCOPE_CONFIG_FILE
 
 SHAPES = [(96, 80, 3), (77, 131, 3), (9, 7, 3), (2050, 1537, 3)]
 
@@ -61,7 +62,7 @@ def test_export_matches_the_in_process_pipeline(live, images, tmp_path, format, 
         expected, got = pipeline.predict(image), exported.predict(image)
         assert got.shape == image.shape[:2]
         assert np.abs(got - expected).max() <= TOLERANCE[label], (label, image.shape)
-    assert json.loads((path / "matting.json").read_text())["t"] == 1
+    assert json.loads((path / METADATA_FILE).read_text())["t"] == 1
     assert not list(tmp_path.glob(f".{label}.*"))  # no temporary folder left behind
 
 
@@ -85,13 +86,13 @@ def test_guided_upsampling_exports_too(live, images, tmp_path, format):
 def test_modelscope_folder_follows_the_loading_contract(live, tmp_path):
     pipeline, _ = live
     path = export(pipeline.module, str(tmp_path / "ms"), format="modelscope")
-    configuration = json.loads((path / "configuration.json").read_text())
+    configuration = json.loads((path / MODELSCOPE_CONFIG_FILE).read_text())
     assert {k: configuration[k] for k in MODELSCOPE_CONFIGURATION} == MODELSCOPE_CONFIGURATION
     assert "model" not in configuration
-    assert (path / "README.md").read_text().startswith("# Portrait matting")
+    assert (path / MODELSCOPE_CARD_FILE).read_text().startswith("# Portrait matting")
 
     graph_def = tf.compat.v1.GraphDef()
-    graph_def.ParseFromString((path / "tf_graph.pb").read_bytes())
+    graph_def.ParseFromString((path / EXPORT_FILES["modelscope"]).read_bytes())
     assert all(node.device == "" for node in graph_def.node)
     assert not any(node.op in ("VarHandleOp", "ReadVariableOp") for node in graph_def.node)  # frozen
     placeholder = next(n for n in graph_def.node if n.name == "input_image")
@@ -139,7 +140,7 @@ def test_bad_export_requests(live, tmp_path):
     with pytest.raises(ConfigError, match="overwrite=true"):
         export(pipeline.module, str(tmp_path / "taken"), format="onnx")
     assert (tmp_path / "taken" / "notes.txt").read_text() == "keep me"
-    with pytest.raises(CheckpointError, match="no model.onnx"):
+    with pytest.raises(CheckpointError, match=f"no {EXPORT_FILES['onnx']}"):
         MattingPipeline.load("onnx", str(tmp_path / "taken"))
     with pytest.raises(ConfigError, match="model_path"):
         MattingPipeline.load("tflite")
@@ -154,6 +155,6 @@ def test_export_script_passes_the_format_options(trained, tmp_path):
         overrides + ["format=tflite", "options.tflite.quantization=float16", f"out_dir={tmp_path}/t"],
     )
     path = export_script(cfg)
-    metadata = json.loads((tmp_path / "t" / "matting.json").read_text())
+    metadata = json.loads((tmp_path / "t" / METADATA_FILE).read_text())
     assert path.endswith("/t") and metadata["quantization"] == "float16"
     assert metadata["upsample"] == "bilinear" and metadata["fine_size"] == [64, 64]

@@ -56,7 +56,7 @@ def test_a_fresh_process_loads_checkpoints_through_the_inference_module(tmp_path
     build_coarse_unet(filters=[4, 8]).save(tmp_path / "coarse.keras")
     build_fine_unet(filters=[4, 8]).save(tmp_path / "fine.keras")
     code = (
-        "from matting.inference import MattingPipeline; import numpy as np; "
+        "from matting.inference.pipeline import MattingPipeline; import numpy as np; "
         f"p = MattingPipeline.from_checkpoints('{tmp_path}/coarse.keras', '{tmp_path}/fine.keras', "
         "coarse_size=(16, 16), fine_size=(32, 32)); print(p.predict(np.zeros((20, 30, 3), np.uint8)).shape)"
     )

@@ -9,7 +9,7 @@ import pytest
 from conftest import compose_config
 
 from matting.export import export
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
 from matting.io.images import write_png
 
 modelscope = pytest.importorskip(

@@ -1,9 +1,23 @@
-"""Resizing and the guided-filter upsampling shared by training and the inference graph."""
+"""Resizing, the guided-filter upsampling and the uint8 conversion shared by training, the inference
+graph and the exports."""
 
 import numpy as np
 import tensorflow as tf
 
-from matting.ops import box_mean, guided_upsample, resize_bilinear
+from matting.io.codecs import to_uint8
+from matting.ops import box_mean, guided_upsample, resize_bilinear, to_uint8_tensor
+
+
+def test_to_uint8_tensor_rounds_and_clips_as_its_numpy_twin():
+    alpha = np.array([-0.2, 0.0, 0.5 / 255, 1.5 / 255, 0.3, 0.5, 254.5 / 255, 1.0, 1.7], np.float32)
+    got = to_uint8_tensor(tf.constant(alpha))
+    assert got.dtype == tf.uint8
+    np.testing.assert_array_equal(got.numpy(), to_uint8(alpha))
+    np.testing.assert_array_equal(got.numpy()[[0, 1, 7, 8]], [0, 0, 255, 255])  # clipped, not wrapped
+    pixels = np.array([-3.0, 0.5, 1.5, 2.49, 127.5, 254.6, 300.0], np.float32)  # already in [0, 255]
+    np.testing.assert_array_equal(
+        to_uint8_tensor(tf.constant(pixels), scale=1.0).numpy(), [0, 0, 2, 2, 128, 255, 255]
+    )
 
 
 def test_box_mean_counts_only_pixels_inside_the_image():

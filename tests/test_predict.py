@@ -7,7 +7,7 @@ from conftest import compose_config
 
 from matting.data.composite import estimate_foreground
 from matting.errors import DataError
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
 from matting.io.images import read_alpha, read_image
 from matting.predict import background_like
 from predict import predict

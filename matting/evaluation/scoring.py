@@ -11,7 +11,7 @@ from tqdm import tqdm
 from matting.data.features import ALPHA, IMAGE
 from matting.errors import ConfigError
 from matting.evaluation.samples import TRIMAP
-from matting.inference import MattingPipeline
+from matting.inference.pipeline import MattingPipeline
 from matting.metrics import evaluate_alpha, mse
 
 REFINE_FROM = ("coarse", "gt_mask")

@@ -1,0 +1,65 @@
+"""The inference graph every format serialises: :class:`MattingModule`, a ``tf.Module`` whose
+``__call__`` is a ``tf.function`` over ``[B, H, W, 3]`` float32 images in [0, 1] with unknown B, H, W
+(one trace serves every size)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from matting.errors import ConfigError
+from matting.models.unet import check_input_size
+from matting.ops import guided_upsample, resize_bilinear
+
+# How the refinement's alpha returns to the input size: along the image's edges, or a plain zoom.
+UPSAMPLE = ("guided", "bilinear")
+IMAGE_SPEC = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
+
+
+class MattingModule(tf.Module):
+    """Coarse net + refinement net + the resizing between them, as one traceable graph."""
+
+    def __init__(
+        self, coarse: keras.Model, fine: keras.Model, *, coarse_size, fine_size, upsample: str = "bilinear"
+    ):
+        super().__init__(name="matting")
+        if upsample not in UPSAMPLE:
+            raise ConfigError(f"model.upsample must be one of {UPSAMPLE}, got {upsample!r}")
+        self.upsample = upsample
+        check_input_size(coarse, coarse_size, "model.coarse_size")
+        check_input_size(fine, fine_size, "model.fine_size")
+        self.coarse = coarse
+        self.fine = fine
+        # Python tuples, not tensors: traced in as constants, so no export captures an extra input.
+        self.coarse_size = tuple(int(s) for s in coarse_size)
+        self.fine_size = tuple(int(s) for s in fine_size)
+
+    def matte(self, images: tf.Tensor, mask: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """The graph itself, for tracing into any signature.
+
+        ``[B, H, W, 3]`` float32 RGB in [0, 1] -> ``alpha`` ``[B, H, W, 1]`` in [0, 1], ``coarse``
+        ``[B, H, W, 1]`` (the coarse mask at the input size) and ``if_person`` ``[B]`` (the coarse
+        mask's highest probability, a person-presence score). A given ``mask`` ``[B, H, W, 1]``
+        replaces the coarse net's output as the refinement's input (to score the refinement alone).
+        """
+        height_width = tf.shape(images)[1:3]
+        coarse = self.coarse(resize_bilinear(images, self.coarse_size), training=False)  # [B, 192, 160, 1]
+        guide = coarse if mask is None else mask
+        fine_in = tf.concat(
+            [resize_bilinear(images, self.fine_size), resize_bilinear(guide, self.fine_size)], axis=-1
+        )  # [B, 768, 640, 4]
+        alpha = self.fine(fine_in, training=False)  # [B, 768, 640, 1]
+        if self.upsample == "guided":
+            alpha = guided_upsample(alpha, images, height_width)
+        else:
+            alpha = resize_bilinear(alpha, height_width)
+        return {
+            "alpha": tf.clip_by_value(alpha, 0.0, 1.0),
+            "coarse": tf.clip_by_value(resize_bilinear(coarse, height_width), 0.0, 1.0),
+            "if_person": tf.reduce_max(coarse, axis=[1, 2, 3]),
+        }
+
+    @tf.function(input_signature=[IMAGE_SPEC])
+    def __call__(self, images: tf.Tensor) -> tf.Tensor:
+        """``[B, H, W, 3]`` float32 RGB in [0, 1] -> alpha ``[B, H, W, 1]`` float32 in [0, 1]."""
+        return self.matte(images)["alpha"]

@@ -1,0 +1,124 @@
+"""The numpy boundary of the inference path: uint8 images in, float alpha or uint8 RGBA out, around
+the live :class:`MattingModule` or any exported artifact reloaded by :mod:`matting.export`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import matting.models  # noqa: F401  (registers the custom layers the checkpoints use)
+from matting.errors import CheckpointError, ConfigError
+from matting.export import FORMATS, modelscope, onnx, saved_model, tflite
+from matting.inference.module import MattingModule
+from matting.io.codecs import to_uint8
+
+
+def _load_keras(path: str | Path) -> keras.Model:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint (train that stage first, or fix the path)")
+    return keras.models.load_model(path, compile=False)
+
+
+class MattingPipeline:
+    """uint8 RGB images in, alpha mattes or RGBA images out.
+
+    The backend is a callable ``[B, H, W, 3]`` float32 RGB in [0, 1] -> ``[B, H, W, 1]`` alpha: the
+    live :class:`MattingModule`, or any exported artifact reloaded (``from_saved_model``,
+    ``from_modelscope``, ``from_tflite``, ``from_onnx``), so evaluation scores every format through
+    the same code.
+    """
+
+    def __init__(self, backend, *, module: MattingModule | None = None):
+        self.backend = backend
+        self.module = module  # the live tf.Module, for export; None for a reloaded artifact
+        self._stages = None  # module.matte as a tf.function, made on first use
+
+    # -- construction -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_models(
+        cls,
+        coarse: keras.Model,
+        fine: keras.Model,
+        *,
+        coarse_size=(192, 160),
+        fine_size=(768, 640),
+        upsample: str = "bilinear",
+    ) -> MattingPipeline:
+        module = MattingModule(coarse, fine, coarse_size=coarse_size, fine_size=fine_size, upsample=upsample)
+        return cls(lambda x: module(tf.constant(x)).numpy(), module=module)
+
+    @classmethod
+    def from_checkpoints(cls, coarse: str, fine: str, **sizes) -> MattingPipeline:
+        """From the ``.keras`` files the two training scripts write."""
+        return cls.from_models(_load_keras(coarse), _load_keras(fine), **sizes)
+
+    @classmethod
+    def from_saved_model(cls, path: str) -> MattingPipeline:
+        """From a folder written by ``export.py format=saved_model``."""
+        return cls(saved_model.load(path))
+
+    @classmethod
+    def from_modelscope(cls, path: str) -> MattingPipeline:
+        """From a folder written by ``export.py format=modelscope``, run the way ModelScope runs it
+        (alpha in 8 bits, so it matches the others to 1/255)."""
+        return cls(modelscope.load(path))
+
+    @classmethod
+    def from_tflite(cls, path: str) -> MattingPipeline:
+        """From a folder written by ``export.py format=tflite``; one image per invocation."""
+        return cls(tflite.load(path))
+
+    @classmethod
+    def from_onnx(cls, path: str) -> MattingPipeline:
+        """From a folder written by ``export.py format=onnx``, run with ONNX Runtime on the CPU."""
+        return cls(onnx.load(path))
+
+    @classmethod
+    def load(cls, format: str, path: str | None = None, **checkpoints) -> MattingPipeline:
+        """``format`` "keras" (``coarse``, ``fine``, ``coarse_size``, ``fine_size`` as keywords)
+        or an export format with its folder ``path``."""
+        if format == "keras":
+            return cls.from_checkpoints(**checkpoints)
+        if format not in FORMATS:
+            raise ConfigError(f"unknown model_format {format!r}; known: keras, {', '.join(FORMATS)}")
+        if not path:
+            raise ConfigError(f"model_format={format} needs the exported folder (model_path=...)")
+        return cls(FORMATS[format].load(path))
+
+    # -- inference ----------------------------------------------------------------------------------
+
+    def predict_batch(self, images: np.ndarray) -> np.ndarray:
+        """``[B, H, W, 3]`` uint8 RGB -> alpha ``[B, H, W]`` float32 in [0, 1]."""
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+            raise ValueError(f"expected uint8 images [B, H, W, 3], got {images.dtype} {images.shape}")
+        if min(images.shape[1:3]) == 0:
+            raise ValueError(f"an image of zero pixels cannot be matted: {images.shape}")
+        alpha = self.backend(images.astype(np.float32) / 255.0)
+        return np.asarray(alpha, np.float32)[..., 0]
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        """One uint8 RGB image ``[H, W, 3]`` -> alpha ``[H, W]`` float32 in [0, 1]."""
+        return self.predict_batch(np.asarray(image)[None])[0]
+
+    def predict_stages(self, image: np.ndarray, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """One uint8 RGB image -> ``alpha`` and ``coarse`` ``[H, W]`` in [0, 1]; with ``mask``
+        (``[H, W]`` in [0, 1]) the refinement starts from it instead of the coarse net's mask.
+        Needs the live module (checkpoints), not an exported artifact."""
+        if self.module is None:
+            raise ConfigError("the stages and refine_from need model_format=keras (the checkpoints)")
+        if self._stages is None:  # traced once per call pattern; any image size reuses the trace
+            self._stages = tf.function(self.module.matte, reduce_retracing=True)
+        images = tf.constant(np.asarray(image, np.float32)[None] / 255.0)
+        masks = None if mask is None else tf.constant(np.asarray(mask, np.float32)[None, ..., None])
+        out = self._stages(images, masks)
+        return {"alpha": out["alpha"].numpy()[0, ..., 0], "coarse": out["coarse"].numpy()[0, ..., 0]}
+
+    def predict_rgba(self, image: np.ndarray) -> np.ndarray:
+        """One uint8 RGB image ``[H, W, 3]`` -> uint8 RGBA ``[H, W, 4]``, alpha as the 4th channel."""
+        return np.concatenate([image, to_uint8(self.predict(image))[..., None]], axis=-1)
