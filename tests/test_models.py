@@ -49,6 +49,7 @@ def test_untrained_residual_refinement_passes_the_coarse_mask_through():
     np.testing.assert_allclose(model(x)[..., 0], np.clip(x[..., 3], 0.01, 0.99), atol=1e-5)
 
 
+@pytest.mark.slow  # a fresh Python process importing TensorFlow: about 10 s
 def test_a_fresh_process_loads_checkpoints_through_the_inference_module(tmp_path):
     import subprocess
     import sys

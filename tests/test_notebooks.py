@@ -32,6 +32,7 @@ def evaluated_run(trained, tiny_root):
     return tiny_root / "outputs" / "tiny"
 
 
+@pytest.mark.slow  # about 35 s: a kernel a notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path, evaluated_run, tiny_root, monkeypatch):
     monkeypatch.setenv("MATTING_RUN_DIR", str(evaluated_run))
