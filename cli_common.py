@@ -47,7 +47,7 @@ def check_trained_sizes(cfg: DictConfig) -> None:
 
 
 def checkpoints(cfg: DictConfig) -> dict:
-    """The keyword arguments of ``MattingPipeline.load`` for ``model_format=keras``, after checking
+    """The keyword arguments of ``matting.export.load_pipeline`` for ``model_format=keras``, after checking
     that the config's sizes are those the checkpoints were trained at."""
     check_trained_sizes(cfg)
     return {"coarse": cfg.coarse_checkpoint, "fine": cfg.fine_checkpoint, **pipeline_options(cfg)}

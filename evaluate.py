@@ -32,6 +32,7 @@ from matting.evaluation.report import (
 )
 from matting.evaluation.samples import load_folder_arrays, load_split_arrays
 from matting.evaluation.scoring import score, score_coarse, summarize, worst
+from matting.export import load_pipeline
 from matting.inference.pipeline import MattingPipeline
 from matting.layout import EvalFiles
 from matting.models.unet import build_coarse_unet, build_fine_unet
@@ -52,9 +53,9 @@ def evaluate(cfg: DictConfig) -> dict:
     """Score the trained pipeline (and exports and untrained weights, if asked) on a split or a
     folder, and the coarse stage on a mask folder if given; returns the summaries by pipeline."""
     model = plain(cfg.model)
-    pipelines = {"trained": MattingPipeline.load(cfg.model_format, cfg.model_path, **checkpoints(cfg))}
+    pipelines = {"trained": load_pipeline(cfg.model_format, cfg.model_path, **checkpoints(cfg))}
     for format, path in plain(cfg.exports).items():
-        pipelines[f"trained, {format}"] = MattingPipeline.load(format, path)
+        pipelines[f"trained, {format}"] = load_pipeline(format, path)
     if cfg.compare_untrained:
         keras.utils.set_random_seed(0)
         untrained = build_coarse_unet(**model["coarse"]), build_fine_unet(**model["fine"])

@@ -14,14 +14,14 @@ import hydra
 from omegaconf import DictConfig
 
 from cli_common import checkpoints, plain, run
-from matting.inference.pipeline import MattingPipeline
+from matting.export import load_pipeline
 from matting.predict import input_files, predict_files
 
 
 def predict(cfg: DictConfig) -> dict:
     """Matte ``cfg.input`` into ``cfg.out_dir``; returns the counts and skipped files."""
     files = input_files(cfg.input)
-    pipeline = MattingPipeline.load(cfg.model_format, cfg.model_path, **checkpoints(cfg))
+    pipeline = load_pipeline(cfg.model_format, cfg.model_path, **checkpoints(cfg))
     background = plain(cfg)["background"]
     result = predict_files(
         pipeline,

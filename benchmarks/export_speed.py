@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from matting.export import export
+from matting.export import export, load_pipeline
 from matting.inference.pipeline import MattingPipeline
 from matting.models import build_coarse_unet, build_fine_unet
 
@@ -72,7 +72,7 @@ def main() -> None:
                 pipeline = live
             else:
                 path = export(live.module, f"{tmp}/{label.replace(' ', '_')}", format=format, **options)
-                pipeline = MattingPipeline.load(format, str(path))
+                pipeline = load_pipeline(format, str(path))
             median, best = time_ms(pipeline, image, args.repeats)
             error = float(np.abs(pipeline.predict(image) - reference).max())
             rows.append((label, median, best, error))

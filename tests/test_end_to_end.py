@@ -39,6 +39,7 @@ def test_export_equals_the_in_process_pipeline_and_evaluation_scores_both(traine
 
     from evaluate import evaluate
     from export import export
+    from matting.export import load_pipeline
     from matting.inference.pipeline import MattingPipeline
 
     overrides, _ = trained
@@ -47,7 +48,7 @@ def test_export_equals_the_in_process_pipeline_and_evaluation_scores_both(traine
     live = MattingPipeline.from_checkpoints(
         cfg.coarse_checkpoint, cfg.fine_checkpoint, coarse_size=(32, 32), fine_size=(64, 64)
     )
-    exported = MattingPipeline.from_saved_model(path)
+    exported = load_pipeline("saved_model", path)
     rng = np.random.default_rng(0)
     for shape in [(96, 80, 3), (77, 131, 3), (8, 8, 3)]:
         image = rng.integers(0, 256, shape, np.uint8)

@@ -9,7 +9,7 @@ import tensorflow as tf
 from conftest import compose_config
 
 from matting.errors import CheckpointError, ConfigError
-from matting.export import MODELSCOPE_CONFIGURATION, export, modelscope_graph
+from matting.export import MODELSCOPE_CONFIGURATION, export, load_pipeline, modelscope_graph
 from matting.inference.pipeline import MattingPipeline
 from matting.layout import EXPORT_FILES, METADATA_FILE, MODELSCOPE_CARD_FILE, MODELSCOPE_CONFIG_FILE
 
@@ -57,7 +57,7 @@ def images():
 def test_export_matches_the_in_process_pipeline(live, images, tmp_path, format, options, label):
     pipeline, _ = live
     path = export(pipeline.module, str(tmp_path / label), format=format, metadata={"t": 1}, **options)
-    exported = MattingPipeline.load(format, str(path))
+    exported = load_pipeline(format, str(path))
     for image in images:
         expected, got = pipeline.predict(image), exported.predict(image)
         assert got.shape == image.shape[:2]
@@ -76,7 +76,7 @@ def test_guided_upsampling_exports_too(live, images, tmp_path, format):
         fine_size=(64, 64),
         upsample="guided",
     )
-    exported = MattingPipeline.load(format, str(export(guided.module, str(tmp_path / format), format=format)))
+    exported = load_pipeline(format, str(export(guided.module, str(tmp_path / format), format=format)))
     image = images[-1]  # the 2050 x 1537 one: upsampled 32x
     expected = guided.predict(image)
     assert np.abs(expected - pipeline.predict(image)).max() > 1e-3  # guided is not bilinear
@@ -141,9 +141,9 @@ def test_bad_export_requests(live, tmp_path):
         export(pipeline.module, str(tmp_path / "taken"), format="onnx")
     assert (tmp_path / "taken" / "notes.txt").read_text() == "keep me"
     with pytest.raises(CheckpointError, match=f"no {EXPORT_FILES['onnx']}"):
-        MattingPipeline.load("onnx", str(tmp_path / "taken"))
+        load_pipeline("onnx", str(tmp_path / "taken"))
     with pytest.raises(ConfigError, match="model_path"):
-        MattingPipeline.load("tflite")
+        load_pipeline("tflite")
 
 
 def test_export_script_passes_the_format_options(trained, tmp_path):

@@ -32,10 +32,11 @@ from matting.errors import ConfigError
 from matting.export import modelscope, onnx, saved_model, tflite
 from matting.export.modelscope import MODELSCOPE_CONFIGURATION, modelscope_graph
 from matting.inference.module import MattingModule
+from matting.inference.pipeline import MattingPipeline
 
 FORMATS = {"saved_model": saved_model, "modelscope": modelscope, "tflite": tflite, "onnx": onnx}
 
-__all__ = ["FORMATS", "MODELSCOPE_CONFIGURATION", "export", "modelscope_graph"]
+__all__ = ["FORMATS", "MODELSCOPE_CONFIGURATION", "export", "load_pipeline", "modelscope_graph"]
 
 
 def export(module: MattingModule, target: str, *, format: str = "saved_model", **options) -> Path:
@@ -44,3 +45,16 @@ def export(module: MattingModule, target: str, *, format: str = "saved_model", *
     if format not in FORMATS:
         raise ConfigError(f"unknown export format {format!r}; known: {sorted(FORMATS)}")
     return FORMATS[format].write(module, target, **options)
+
+
+def load_pipeline(format: str, path: str | None = None, **checkpoints) -> MattingPipeline:
+    """``format`` "keras": the pipeline of the checkpoints (``coarse``, ``fine``, ``coarse_size``,
+    ``fine_size`` as keywords); an export format: its folder ``path`` reloaded by that format's
+    ``load``."""
+    if format == "keras":
+        return MattingPipeline.from_checkpoints(**checkpoints)
+    if format not in FORMATS:
+        raise ConfigError(f"unknown model_format {format!r}; known: keras, {', '.join(FORMATS)}")
+    if not path:
+        raise ConfigError(f"model_format={format} needs the exported folder (model_path=...)")
+    return MattingPipeline(FORMATS[format].load(path))

@@ -1,5 +1,5 @@
 """The numpy boundary of the inference path: uint8 images in, float alpha or uint8 RGBA out, around
-the live :class:`MattingModule` or any exported artifact reloaded by :mod:`matting.export`."""
+the live :class:`MattingModule` or any exported artifact (:func:`matting.export.load_pipeline`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import tensorflow as tf
 
 import matting.models  # noqa: F401  (registers the custom layers the checkpoints use)
 from matting.errors import CheckpointError, ConfigError
-from matting.export import FORMATS, modelscope, onnx, saved_model, tflite
 from matting.inference.module import MattingModule
 from matting.io.codecs import to_uint8
 
@@ -27,9 +26,8 @@ class MattingPipeline:
     """uint8 RGB images in, alpha mattes or RGBA images out.
 
     The backend is a callable ``[B, H, W, 3]`` float32 RGB in [0, 1] -> ``[B, H, W, 1]`` alpha: the
-    live :class:`MattingModule`, or any exported artifact reloaded (``from_saved_model``,
-    ``from_modelscope``, ``from_tflite``, ``from_onnx``), so evaluation scores every format through
-    the same code.
+    live :class:`MattingModule`, or any exported artifact reloaded by
+    :func:`matting.export.load_pipeline`, so evaluation scores every format through the same code.
     """
 
     def __init__(self, backend, *, module: MattingModule | None = None):
@@ -56,39 +54,6 @@ class MattingPipeline:
     def from_checkpoints(cls, coarse: str, fine: str, **sizes) -> MattingPipeline:
         """From the ``.keras`` files the two training scripts write."""
         return cls.from_models(_load_keras(coarse), _load_keras(fine), **sizes)
-
-    @classmethod
-    def from_saved_model(cls, path: str) -> MattingPipeline:
-        """From a folder written by ``export.py format=saved_model``."""
-        return cls(saved_model.load(path))
-
-    @classmethod
-    def from_modelscope(cls, path: str) -> MattingPipeline:
-        """From a folder written by ``export.py format=modelscope``, run the way ModelScope runs it
-        (alpha in 8 bits, so it matches the others to 1/255)."""
-        return cls(modelscope.load(path))
-
-    @classmethod
-    def from_tflite(cls, path: str) -> MattingPipeline:
-        """From a folder written by ``export.py format=tflite``; one image per invocation."""
-        return cls(tflite.load(path))
-
-    @classmethod
-    def from_onnx(cls, path: str) -> MattingPipeline:
-        """From a folder written by ``export.py format=onnx``, run with ONNX Runtime on the CPU."""
-        return cls(onnx.load(path))
-
-    @classmethod
-    def load(cls, format: str, path: str | None = None, **checkpoints) -> MattingPipeline:
-        """``format`` "keras" (``coarse``, ``fine``, ``coarse_size``, ``fine_size`` as keywords)
-        or an export format with its folder ``path``."""
-        if format == "keras":
-            return cls.from_checkpoints(**checkpoints)
-        if format not in FORMATS:
-            raise ConfigError(f"unknown model_format {format!r}; known: keras, {', '.join(FORMATS)}")
-        if not path:
-            raise ConfigError(f"model_format={format} needs the exported folder (model_path=...)")
-        return cls(FORMATS[format].load(path))
 
     # -- inference ----------------------------------------------------------------------------------
 
