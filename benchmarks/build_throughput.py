@@ -25,6 +25,7 @@ from matting.data.shards import write_shard
 from matting.data.sources import list_backgrounds, load_sources
 from matting.io.codecs import encode_jpeg
 from matting.io.images import read_alpha, read_image
+from matting.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,14 +139,15 @@ def main() -> None:
 
     print(f"\n{args.count} composites at {args.size[0]}x{args.size[1]} from the {label}, one worker, "
           f"median of {args.repeats} rounds.\n")  # fmt: skip
-    print("| measure | per second (one worker) | % of limit | kB per record | 90k on 16 workers |")
-    print("|---|---|---|---|---|")
-    for row, label in rows.items():
-        minutes = 90_000 / (rates[row] * 16) / 60
-        print(f"| {label} | {rates[row]:.1f} | {100 * rates[row] / io_rate:.0f}% | "
-              f"{sizes[row] / 1000:.0f} | {minutes:.1f} min |")  # fmt: skip
+    table = [
+        (label, f"{rates[row]:.1f}", f"{100 * rates[row] / io_rate:.0f}%", f"{sizes[row] / 1000:.0f}",
+         f"{90_000 / (rates[row] * 16) / 60:.1f} min")
+        for row, label in rows.items()
+    ]  # fmt: skip
     limit = "JPEG decode (fg + bg) + encode of the same images: the practical limit"
-    print(f"| {limit} | {io_rate:.1f} | 100% | | |")
+    table.append((limit, f"{io_rate:.1f}", "100%", "", ""))
+    header = ["measure", "per second (one worker)", "% of limit", "kB per record", "90k on 16 workers"]
+    print(markdown_table(header, table))
     seconds = (60_000 / check_fg + 20_000 / check_bg) / 16
     print(f"\nInput check, once a build (one worker): {check_fg:.0f} COCO persons/s, "
           f"{check_bg:.0f} backgrounds/s; 60k persons and 20k backgrounds on 16 workers: "

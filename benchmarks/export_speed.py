@@ -21,6 +21,7 @@ import numpy as np
 from matting.export import export, load_pipeline
 from matting.inference.pipeline import MattingPipeline
 from matting.models import build_coarse_unet, build_fine_unet
+from matting.tables import markdown_table
 
 FORMATS = [
     ("keras (in-process)", None, {}),
@@ -81,10 +82,8 @@ def main() -> None:
         f"\nInput {args.size[0]}x{args.size[1]}, coarse net at {args.coarse_size}, refinement at "
         f"{args.fine_size}, filters {args.filters}; {args.repeats} timed calls after a warm-up.\n"
     )
-    print("| format | ms / image (median) | ms / image (best) | max abs alpha diff vs keras |")
-    print("|---|---|---|---|")
-    for label, median, best, error in rows:
-        print(f"| {label} | {median:.1f} | {best:.1f} | {error:.2e} |")
+    header = ["format", "ms / image (median)", "ms / image (best)", "max abs alpha diff vs keras"]
+    print(markdown_table(header, [(label, f"{m:.1f}", f"{b:.1f}", f"{e:.2e}") for label, m, b, e in rows]))
 
 
 if __name__ == "__main__":

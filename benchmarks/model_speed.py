@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from matting.models import build_coarse_unet, build_fine_unet
+from matting.tables import markdown_table
 
 
 def flops(model, shape) -> float:
@@ -57,13 +58,13 @@ def main() -> None:
     print(
         f"\nfilters {args.filters}, separable={args.separable}; one image, CPU, median of {args.repeats}.\n"
     )
-    print("| net | input | parameters | GFLOPs | ms / image |")
-    print("|---|---|---|---|---|")
+    table = []
     for name, builder, shape in rows:
         model = builder(filters=args.filters, separable=args.separable)
         gflops, ms = flops(model, shape) / 1e9, ms_per_image(model, shape, args.repeats)
         size = "x".join(str(s) for s in shape[1:])
-        print(f"| {name} | {size} | {model.count_params():,} | {gflops:.2f} | {ms:.1f} |")
+        table.append((name, size, f"{model.count_params():,}", f"{gflops:.2f}", f"{ms:.1f}"))
+    print(markdown_table(["net", "input", "parameters", "GFLOPs", "ms / image"], table))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import keras
 from matting.data.features import has_layers
 from matting.data.pipeline import split_files
 from matting.data.stages import make_stage
+from matting.tables import markdown_table
 
 AUGMENT = {"flip": 0.5, "crop": 0.5, "crop_scale": (0.6, 1.0), "colour": 0.5, "blur": 0.1, "noise": 0.1,
            "jpeg": 0.2}  # fmt: skip
@@ -59,8 +60,7 @@ def main() -> None:
     with_layers = has_layers(files[0])
     print(f"\n{args.shards}, batch {args.batch_size}, {args.batches} batches each; CPU; refinement "
           f"{'with' if with_layers else 'without'} layers and compositional loss.\n")  # fmt: skip
-    print("| stage | input | pipeline images/s | train step images/s | pipeline / step |")
-    print("|---|---|---|---|---|")
+    rows = []
     model = {"coarse_size": args.coarse_size, "fine_size": args.fine_size, "coarse": {}, "fine": {}}
     for name in ("coarse", "fine"):
         loss = (
@@ -73,7 +73,9 @@ def main() -> None:
         pipeline = pipeline_rate(ds, args.batches, args.batch_size)
         step = step_rate(stage.build_net(), next(iter(ds)), stage.loss, args.batches)
         height, width = stage.size
-        print(f"| {name} | {height}x{width} | {pipeline:.1f} | {step:.1f} | {pipeline / step:.1f}x |")
+        rows.append((name, f"{height}x{width}", f"{pipeline:.1f}", f"{step:.1f}", f"{pipeline / step:.1f}x"))
+    header = ["stage", "input", "pipeline images/s", "train step images/s", "pipeline / step"]
+    print(markdown_table(header, rows))
 
 
 if __name__ == "__main__":
