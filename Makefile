@@ -8,7 +8,7 @@ INTEROP_STAMP := $(VENV)/.installed-modelscope
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all test-interop mediapipe-venv peers lint format clean
+.PHONY: help install demo test test-slow test-all test-interop mediapipe-venv peers lint format clean
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ demo: $(STAMP)  ## Build data, train both stages, export, evaluate: the whole ch
 
 test: $(STAMP)  ## Run the test suite (slow tests excluded)
 	$(PY) -m pytest -m "not slow" -q
+
+test-slow: $(STAMP)  ## Run only the tests marked slow (the notebooks, fresh processes)
+	$(PY) -m pytest -m slow -q
 
 test-all: $(STAMP)  ## Run every test, the slow ones too
 	$(PY) -m pytest -q

@@ -16,7 +16,6 @@ from omegaconf.errors import OmegaConfBaseException
 
 from matting.errors import ConfigError, MattingError
 from matting.layout import StageFiles
-from matting.training.stage import train_stage
 
 
 def plain(cfg: DictConfig) -> dict:
@@ -61,6 +60,8 @@ def save_config(cfg: DictConfig, path: Path) -> None:
 
 def train(cfg: DictConfig) -> dict:
     """Train the stage named by ``cfg.train.stage``; the resolved config is saved beside it."""
+    from matting.training.stage import train_stage  # here: the other scripts need no training code
+
     save_config(cfg, StageFiles(Path(cfg.train.out_dir), cfg.train.stage).config)
     result = train_stage(**plain(cfg.train), shards_dir=cfg.data.shards_dir, model=plain(cfg.model))
     print(f"checkpoint: {result['checkpoint']} ({result['images_per_second']} images/s)")

@@ -154,6 +154,8 @@ def test_bad_stage_settings(tiny_root):
     files = split_files(tiny_root / "data/shards/tiny", "val")
     with pytest.raises(ConfigError, match="train.stage"):
         make_stage("medium", model=MODEL)
+    with pytest.raises(ConfigError, match=r"\['crop'\] are for the fine stage"):
+        make_stage("coarse", model=MODEL, crop=[32, 32])
     with pytest.raises(ConfigError, match="size"):
         CoarseStage((-1, 8)).dataset(files)
     with pytest.raises(ConfigError, match="model.coarse_size"):

@@ -156,13 +156,17 @@ def test_a_run_killed_after_its_last_step_only_writes_its_checkpoint(tmp_path):
     net = compiled_net()
     state = TrainingState(tmp_path / "backup", steps_per_epoch=3)
     net.fit(one_batch(), epochs=2, steps_per_epoch=3, callbacks=[state], verbose=0, shuffle=False)
-    # Killed before the final model was saved: the state holds all 6 steps.
+    # Killed before the final model was saved: the state holds all 6 steps, and a save cut short left
+    # its temporary file beside the checkpoints.
+    cut_short = tmp_path / f".coarse_best.keras.{os.getpid()}.tmp.keras"
+    cut_short.write_bytes(b"truncated")
     resumed = build_coarse_unet(filters=[4, 8])
     result = fit_model(resumed, one_batch(), None, loss=bce_dice_loss, out_dir=str(tmp_path), epochs=2,
                        steps_per_epoch=3, verbose=0)  # fmt: skip
     assert result["start_step"] == 6 and result["history"] == {}
     assert int(resumed.optimizer.iterations.numpy()) == 6
     assert (tmp_path / "coarse.keras").is_file() and not (tmp_path / "backup").exists()
+    assert not cut_short.exists()
 
 
 def test_fine_tuning_loads_weights_and_freezes_the_encoder(tmp_path):

@@ -261,7 +261,11 @@ def make_stage(name: str, *, model: dict, loss: dict | None = None, **examples) 
     ``examples``: the fine stage's ``crop``, ``degrade`` and ``coarse_predictions``."""
     loss = loss or {}
     if name == "coarse":
-        return CoarseStage(model["coarse_size"], model["coarse"], loss, **examples)
+        if examples:
+            raise ConfigError(
+                f"train.examples: {sorted(examples)} are for the fine stage, not the coarse one"
+            )
+        return CoarseStage(model["coarse_size"], model["coarse"], loss)
     if name == "fine":
         return FineStage(
             model["fine_size"], model["fine"], loss, coarse_size=model["coarse_size"], **examples

@@ -1,4 +1,4 @@
-"""Scoring a :class:`matting.inference.MattingPipeline` on images with ground-truth alpha.
+"""Scoring a :class:`matting.inference.pipeline.MattingPipeline` on images with ground-truth alpha.
 
 - :mod:`~matting.evaluation.samples`: what is scored (a built split, or folders of image / alpha /
   trimap files paired by name), as uint8 arrays.

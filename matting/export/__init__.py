@@ -1,4 +1,5 @@
-"""Export the inference path (:class:`matting.inference.MattingModule`) for deployment, and load it back.
+"""Export the inference graph (:class:`matting.inference.module.MattingModule`) for deployment, and
+load it back.
 
 =================  ============================================  =====================================
 format             file(s) in the export folder                  input -> output
@@ -16,8 +17,8 @@ format             file(s) in the export folder                  input -> output
 =================  ============================================  =====================================
 
 One module a format, each with its writer ``write(module, target, *, overwrite, metadata, ...)`` and
-its loader ``load(folder)`` -> a backend for :class:`matting.inference.MattingPipeline` (``[B, H, W, 3]``
-float32 in [0, 1] -> ``[B, H, W, 1]`` alpha). File names come from :mod:`matting.layout`.
+its loader ``load(folder)`` -> a backend for :class:`matting.inference.pipeline.MattingPipeline`
+(``[B, H, W, 3]`` float32 in [0, 1] -> ``[B, H, W, 1]`` alpha). File names come from :mod:`matting.layout`.
 
 Every writer fills a temporary folder beside the target and renames it into place when complete,
 with a ``matting.json`` of metadata; an existing target is replaced only with ``overwrite``.

@@ -9,5 +9,5 @@
 ``pipeline``: :class:`MattingPipeline`, the numpy boundary around the live module or any exported
 artifact reloaded through :mod:`matting.export`'s loaders.
 
-The layers import downwards only: ``module`` <- ``matting.export`` <- ``pipeline``.
+The layers import downwards only: ``module`` <- ``pipeline`` <- ``matting.export``.
 """

@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from matting.errors import CheckpointError, ConfigError
+from matting.io.files import remove_stale_temporaries
 from matting.layout import StageFiles
 from matting.losses import per_image_mse, per_image_sad
 from matting.training.callbacks import EpochSummaries, StopOnNonFinite
@@ -121,6 +122,7 @@ def fit_model(
     model.compile(optimizer=optimizer, loss=loss, metrics=training_metrics(), jit_compile=jit_compile)
     latest = files.latest if checkpoint_every else None
     state = TrainingState(files.backup, steps_per_epoch, checkpoint_every, best=files.best, latest=latest)
+    remove_stale_temporaries(out)  # a model save cut short by a kill (last, best, latest)
     start = state.restore(model)
     callbacks = [
         StopOnNonFinite(),  # first: a non-finite step stops before anything is saved
