@@ -5,43 +5,51 @@
     python predict.py input=photos/ background=beach.jpg out_dir=results/
     python predict.py input=photo.jpg model_format=onnx model_path=outputs/default/export/onnx
 
-Unreadable files in a folder are skipped, counted and listed at the end.
+A file that fails (unreadable, over ``max_pixels``, foreground estimation, a write) is skipped and the
+run goes on; the skips are printed and listed in ``<out_dir>/skipped.csv``. The last line is
+``N written, K skipped``; the exit status is 0 when nothing was skipped, 1 when some file was, and 2
+for a mistake in the command (``cli_common.run``).
 """
 
 from __future__ import annotations
+
+import sys
 
 import hydra
 from omegaconf import DictConfig
 
 from cli_common import checkpoints, plain, run
 from matting.export import load_pipeline
+from matting.io.images import skipped_line, write_skipped
 from matting.predict import input_files, predict_files
 
 
 def predict(cfg: DictConfig) -> dict:
-    """Matte ``cfg.input`` into ``cfg.out_dir``; returns the counts and skipped files."""
+    """Matte ``cfg.input`` into ``cfg.out_dir``; returns the count written, the skipped files and
+    the run's last line (``summary``)."""
     files = input_files(cfg.input)
     pipeline = load_pipeline(cfg.model_format, cfg.model_path, **checkpoints(cfg))
-    background = plain(cfg)["background"]
     result = predict_files(
         pipeline,
         files,
         cfg.out_dir,
-        background=background,
+        background=plain(cfg)["background"],
         estimate_foreground_colours=cfg.estimate_foreground,
         max_pixels=cfg.max_pixels,
     )
-    print(f"wrote {result['written']} of {len(files)} images to {cfg.out_dir}")
     for skip in result["skipped"]:
-        print(f"skipped {skip['path']}: {skip['reason']}")
-    if result["skipped"]:
-        print(f"{len(result['skipped'])} unreadable files skipped")
+        print(f"skipped: {skip['reason']}")
+    print(f"outputs: {cfg.out_dir}")
+    listing = write_skipped(cfg.out_dir, result["skipped"])
+    result["summary"] = skipped_line(result["written"], "written", result["skipped"], listing)
     return result
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="predict")
 def main(cfg: DictConfig) -> None:
-    run("predict", predict, cfg)
+    result = run("predict", predict, cfg)
+    print(result["summary"])
+    sys.exit(1 if result["skipped"] else 0)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,16 @@ from matting.data.composite import composite, estimate_foreground
 from matting.errors import DataError
 from matting.inference.pipeline import MattingPipeline
 from matting.io.codecs import to_uint8
-from matting.io.images import list_images, read_image, write_png
+from matting.io.images import list_images, read_image, skip_entry, write_png
 
 
 def background_like(background, shape: tuple[int, int]) -> np.ndarray:
-    """A float ``[H, W, 3]`` background in [0, 1] from an RGB colour (0..255) or an image path."""
+    """A float ``[H, W, 3]`` background in [0, 1] from an RGB colour (0..255), an image path or a
+    uint8 RGB image (resized to ``shape``)."""
     if isinstance(background, str | Path):
-        image = read_image(background)
-        return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA) / 255.0
+        background = read_image(background)
+    if isinstance(background, np.ndarray) and background.ndim == 3:
+        return cv2.resize(background, (shape[1], shape[0]), interpolation=cv2.INTER_AREA) / 255.0
     colour = np.asarray(background, np.float64)
     if colour.shape != (3,) or colour.min() < 0 or colour.max() > 255:
         raise DataError(f"background must be an image path or an RGB colour in 0..255, got {background!r}")
@@ -51,22 +53,46 @@ def predict_files(
     max_pixels: int | None = 50_000_000,
 ) -> dict:
     """Write ``{stem}_alpha.png``, ``{stem}_rgba.png`` and, with ``background``, ``{stem}_on_bg.png``
-    for every file. Unreadable files are skipped and listed; returns the counts and the skips."""
+    for every file; returns ``written`` (a count) and ``skipped`` (path and reason of each file).
+
+    A file that fails at any step (decode, matting, foreground estimation, a write) is skipped and
+    the run goes on; what was written for it stays. A background that cannot be read and an
+    ``out_dir`` that cannot be made are :class:`DataError` before any file is read.
+    """
     out = Path(out_dir)
-    written, skipped = 0, []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"{out}: cannot create the output folder ({error.strerror})") from error
+    if background is not None:
+        background = read_image(background) if isinstance(background, str | Path) else background
+        background_like(background, (1, 1))  # a bad colour fails now, not once per file
+    written, skipped, outputs = 0, [], {}
     for path in tqdm(files, desc="predict", unit="img"):
+        if path.stem in outputs:  # a.jpg beside a.png, or two folders' a.jpg
+            reason = f"{path}: its outputs would overwrite those of {outputs[path.stem]} ({path.stem}_*.png)"
+            skipped.append({"path": str(path), "reason": reason})
+            continue
+        outputs[path.stem] = path
+        stage = "decoding"
         try:
             image = read_image(path, max_pixels=max_pixels)
-        except DataError as error:
-            skipped.append({"path": str(path), "reason": str(error)})
+            shown = f"the {image.shape[1]}x{image.shape[0]} image"
+            stage = f"matting {shown}"
+            alpha = pipeline.predict(image)
+            stage = f"foreground estimation of {shown}"
+            fg = estimate_foreground(image, alpha) if estimate_foreground_colours else image / 255.0
+            stage = "writing"
+            alpha_u8 = to_uint8(alpha)
+            write_png(out / f"{path.stem}_alpha.png", alpha_u8)
+            write_png(
+                out / f"{path.stem}_rgba.png", np.concatenate([to_uint8(fg), alpha_u8[..., None]], axis=-1)
+            )
+            if background is not None:
+                bg = background_like(background, image.shape[:2])
+                write_png(out / f"{path.stem}_on_bg.png", to_uint8(composite(fg, bg, alpha)))
+        except Exception as error:  # one file never ends the run: its failure is a counted skip
+            skipped.append(skip_entry(path, error, stage))
             continue
-        alpha = pipeline.predict(image)
-        fg = estimate_foreground(image, alpha) if estimate_foreground_colours else image / 255.0
-        alpha_u8 = to_uint8(alpha)
-        write_png(out / f"{path.stem}_alpha.png", alpha_u8)
-        write_png(out / f"{path.stem}_rgba.png", np.concatenate([to_uint8(fg), alpha_u8[..., None]], axis=-1))
-        if background is not None:
-            bg = background_like(background, image.shape[:2])
-            write_png(out / f"{path.stem}_on_bg.png", to_uint8(composite(fg, bg, alpha)))
         written += 1
     return {"written": written, "skipped": skipped}

@@ -29,6 +29,10 @@ from matting.errors import ConfigError, DataError
 from matting.io.codecs import to_uint8
 from matting.io.images import list_images, read_alpha, read_image
 
+# A foreground is scaled to most of the canvas height: below this many pixels a side (of the file, or
+# of the box where its alpha is not 0) it would be a blur, and pymatting cannot estimate 1x1.
+MIN_FOREGROUND_SIDE = 8
+
 
 def soften(mask: np.ndarray, feather: float) -> np.ndarray:
     """A binary uint8 mask with a soft edge: Gaussian blur of ``feather`` px (0: unchanged)."""
@@ -65,6 +69,17 @@ class Foreground:
             )
         if not alpha.any():
             raise DataError(f"{self.alpha_path}: the alpha is 0 everywhere (no foreground)")
+        if min(fg.shape[:2]) < MIN_FOREGROUND_SIDE:
+            raise DataError(
+                f"{self.fg_path}: {fg.shape[1]}x{fg.shape[0]} is too small for a foreground "
+                f"(at least {MIN_FOREGROUND_SIDE} px a side)"
+            )
+        _, _, w, h = cv2.boundingRect(alpha)
+        if min(w, h) < MIN_FOREGROUND_SIDE:
+            raise DataError(
+                f"{self.alpha_path}: the foreground (alpha > 0) spans only {w}x{h} px "
+                f"(at least {MIN_FOREGROUND_SIDE} px a side)"
+            )
 
     def validate(self) -> None:
         """Raise the :class:`DataError` that :meth:`load` would, without its processing (soft
@@ -74,7 +89,8 @@ class Foreground:
     def load(self) -> tuple[np.ndarray, np.ndarray]:
         """``(fg, alpha)`` as uint8 arrays, cut to the box where the (softened) alpha is not 0: the
         rest is invisible in any composite, and the soft edge and the foreground estimation cost
-        less on the box. A size mismatch or an empty alpha is a :class:`DataError`."""
+        less on the box. A size mismatch, an empty alpha or a foreground under
+        ``MIN_FOREGROUND_SIDE`` is a :class:`DataError`."""
         fg, alpha = read_image(self.fg_path), read_alpha(self.alpha_path)
         self._check(fg, alpha)
         x, y, w, h = cv2.boundingRect(alpha)

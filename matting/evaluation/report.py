@@ -43,15 +43,18 @@ def coarse_note(coarse: dict, images: str) -> str:
     )
 
 
-def write_report(out_dir: str, rows: list[dict], summaries: dict[str, dict], table: str) -> None:
-    """``per_image.csv`` (the main pipeline's rows), ``summary.json`` and ``summary.md``."""
+def write_report(
+    out_dir: str, rows: list[dict], summaries: dict[str, dict], table: str, skipped: list[dict] = ()
+) -> None:
+    """``per_image.csv`` (the main pipeline's rows), ``summary.json`` (with the ``skipped`` files)
+    and ``summary.md``."""
     files = EvalFiles(Path(out_dir))
     files.folder.mkdir(parents=True, exist_ok=True)
     with open(files.per_image, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    payload = {"scale": SCALE_NOTE, "pipelines": summaries}
+    payload = {"scale": SCALE_NOTE, "pipelines": summaries, "skipped": list(skipped)}
     write_atomic(files.summary_json, json.dumps(payload, indent=2).encode())
     write_atomic(files.summary_md, (table + "\n").encode())
 

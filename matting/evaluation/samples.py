@@ -9,7 +9,7 @@ from matting.data.features import ALPHA, IMAGE, SAMPLE_ID
 from matting.data.pipeline import read_records
 from matting.errors import DataError
 from matting.io.codecs import to_uint8
-from matting.io.images import list_images, read_alpha, read_image
+from matting.io.images import list_images, read_alpha, read_image, skip_entry
 
 TRIMAP = "trimap"
 
@@ -27,8 +27,9 @@ def load_folder_arrays(
     P3M-500 and AM-2k (``image/`` + ``alpha/``, ``original/`` + ``mask/``, ...).
 
     Returns the samples (uint8 ``image`` [H, W, 3], ``alpha`` [H, W], optional ``trimap``) and the
-    skipped files (unreadable, or without an alpha) with reasons. An alpha or trimap whose size differs
-    from its image is a :class:`DataError` naming both files.
+    skipped files with reasons: an image without an alpha, any file that cannot be read, an alpha or
+    trimap of another size than its image (the reason names both files and their sizes). A missing
+    folder, or no usable pair at all, is a :class:`DataError`.
     """
     image_files = list_images(images)
     stems = [p.stem for p in image_files]
@@ -37,27 +38,34 @@ def load_folder_arrays(
     samples, skipped = [], []
     for path in image_files:
         if path.stem not in alpha_files:
-            skipped.append({"path": str(path), "reason": f"no alpha named {path.stem}.* in {alphas}"})
+            skipped.append({"path": str(path), "reason": f"{path}: no alpha named {path.stem}.* in {alphas}"})
             continue
         try:
-            sample = {"id": path.stem, IMAGE: read_image(path), ALPHA: read_alpha(alpha_files[path.stem])}
-            if path.stem in trimap_files:
-                sample[TRIMAP] = read_alpha(trimap_files[path.stem])
+            sample = _load_sample(path, alpha_files[path.stem], trimap_files.get(path.stem))
         except DataError as error:
-            skipped.append({"path": str(path), "reason": str(error)})
+            skipped.append(skip_entry(path, error))
             continue
-        for key, other in ((ALPHA, alpha_files), (TRIMAP, trimap_files)):
-            if key in sample and sample[key].shape != sample[IMAGE].shape[:2]:
-                raise DataError(
-                    f"{other[path.stem]}: {key} is {sample[key].shape[1]}x{sample[key].shape[0]} but "
-                    f"{path} is {sample[IMAGE].shape[1]}x{sample[IMAGE].shape[0]}"
-                )
         samples.append(sample)
         if max_images and len(samples) >= max_images:
             break
     if not samples:
         raise DataError(f"{images}: no image with a readable alpha in {alphas}")
     return samples, skipped
+
+
+def _load_sample(image: Path, alpha: Path, trimap: Path | None) -> dict:
+    """One sample; a file that cannot be read or is not the image's size is a :class:`DataError`."""
+    sample = {"id": image.stem, IMAGE: read_image(image), ALPHA: read_alpha(alpha)}
+    if trimap is not None:
+        sample[TRIMAP] = read_alpha(trimap)
+    height, width = sample[IMAGE].shape[:2]
+    for key, path in ((ALPHA, alpha), (TRIMAP, trimap)):
+        if key in sample and sample[key].shape != (height, width):
+            raise DataError(
+                f"{path}: {key} is {sample[key].shape[1]}x{sample[key].shape[0]} but {image} is "
+                f"{width}x{height} (as displayed)"
+            )
+    return sample
 
 
 def load_split_arrays(files: list[str], max_images: int | None = None) -> list[dict]:

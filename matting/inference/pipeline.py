@@ -9,17 +9,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import matting.models  # noqa: F401  (registers the custom layers the checkpoints use)
 from matting.errors import CheckpointError, ConfigError
 from matting.inference.module import MattingModule
 from matting.io.codecs import to_uint8
+from matting.models.loading import load_checkpoint
 
 
 def _load_keras(path: str | Path) -> keras.Model:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint (train that stage first, or fix the path)")
-    return keras.models.load_model(path, compile=False)
+    return load_checkpoint(path)
 
 
 class MattingPipeline:

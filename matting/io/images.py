@@ -1,11 +1,16 @@
-"""Reading image files: uint8 RGB / uint8 alpha in, clear errors out; writing PNG files.
+"""Reading image files: uint8 RGB / uint8 alpha in, clear errors out; writing PNG files; the record
+of the files a folder run skips.
 
-Every reader accepts the files researchers actually have (8- or 16-bit, grayscale, RGB, RGBA, any
-extension OpenCV reads) and raises :class:`DataError` naming the file when it cannot.
+Every reader accepts the files researchers actually have (8- or 16-bit, grayscale with or without
+alpha, palette, RGB, RGBA, CMYK JPEG, WebP, any EXIF orientation, a wrong extension) and raises
+:class:`DataError` naming the file when it cannot (empty, truncated, not an image, a header claiming
+more than ``max_pixels``, refused before decoding with the size the header claims).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import warnings
 from pathlib import Path
@@ -19,6 +24,8 @@ from matting.io.codecs import encode_png
 from matting.io.files import write_atomic
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+# The readers' default guard against decoding a file whose header claims a huge size (10000 x 10000).
+MAX_PIXELS = 100_000_000
 
 
 def list_images(root: str | os.PathLike) -> list[Path]:
@@ -38,7 +45,10 @@ def _read_raw(path: Path) -> np.ndarray:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file")
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:  # OpenCV asserts on sizes over its own limit
+        raise DataError(f"{path}: not decodable ({str(error).strip().splitlines()[-1]})") from error
     if image is None or image.size == 0:
         raise DataError(f"{path}: not a readable image (corrupt, truncated or unsupported format)")
     return image
@@ -59,36 +69,53 @@ _ORIENTATION = {
     4: lambda x: x[::-1],
     5: lambda x: np.swapaxes(x, 0, 1),
     6: lambda x: np.rot90(x, -1),
-    7: lambda x: np.rot90(x, 1)[::-1],
+    7: lambda x: np.swapaxes(x[::-1, ::-1], 0, 1),
     8: lambda x: np.rot90(x, 1),
 }
 
 
 def _header(path: Path) -> tuple[tuple[int, int] | None, int]:
-    """(width, height) and the EXIF orientation from the file header alone, without decoding."""
+    """(width, height) and the EXIF orientation from the file header alone, never decoding pixels."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                return image.size, int(image.getexif().get(0x0112, 1))
-    except Image.DecompressionBombError:
-        limit = 2 * Image.MAX_IMAGE_PIXELS  # PIL refuses to open above this
-        return (limit, 1), 1
-    except (OSError, ValueError):
+                return image.size, _orientation(image)
+    except Image.DecompressionBombError:  # PIL refused the size it read: read it again, unchecked
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            with Image.open(path) as image:
+                return image.size, 1
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+    except (OSError, ValueError, SyntaxError):
         return None, 1  # not an image PIL knows: let the decoder give the error
 
 
-def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> np.ndarray:
-    """An image file as uint8 RGB ``[H, W, 3]``, upright as its EXIF orientation says; grayscale is
-    replicated, an alpha channel dropped, 16-bit scaled. ``max_pixels`` refuses larger images before
-    decoding them (a guard against exhausting memory)."""
-    path = Path(path)
-    size, orientation = _header(path) if path.is_file() else (None, 1)
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation tag (1: upright). A PNG's is read only from an ``eXIf`` chunk before
+    the pixels: PIL would decode the whole image to look after them."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1
+    return int(image.getexif().get(0x0112, 1))
+
+
+def _check_size(path: Path, size: tuple[int, int] | None, max_pixels: int | None) -> None:
     if max_pixels and size and size[0] * size[1] > max_pixels:
         raise DataError(
             f"{path}: {size[0]}x{size[1]} is {size[0] * size[1] / 1e6:.0f} MP, over the limit of "
             f"{max_pixels / 1e6:.0f} MP (max_pixels): downscale it first or raise the limit"
         )
+
+
+def read_image(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
+    """An image file as uint8 RGB ``[H, W, 3]``, upright as its EXIF orientation says; grayscale is
+    replicated, an alpha channel dropped, 16-bit scaled, a palette expanded. ``max_pixels`` refuses
+    larger images before decoding them (a guard against exhausting memory; the size in the message
+    is the one the header claims)."""
+    path = Path(path)
+    size, orientation = _header(path) if path.is_file() else (None, 1)
+    _check_size(path, size, max_pixels)
     image = _to_8bit(_read_raw(path), path)
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
@@ -103,13 +130,16 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> np.
     return image
 
 
-def read_alpha(path: str | os.PathLike) -> np.ndarray:
-    """An alpha matte or mask file as uint8 ``[H, W]``.
+def read_alpha(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
+    """An alpha matte or mask file as uint8 ``[H, W]``, as stored (no EXIF orientation: mattes are
+    written by tools, upright).
 
     A single-channel file is taken as it is; an RGBA file gives its alpha channel; an RGB file whose
-    channels are equal gives that channel. Anything else is a :class:`DataError`.
+    channels are equal gives that channel. Anything else is a :class:`DataError`; so is a file over
+    ``max_pixels``, refused before decoding.
     """
     path = Path(path)
+    _check_size(path, _header(path)[0] if path.is_file() else None, max_pixels)
     image = _to_8bit(_read_raw(path), path)
     if image.ndim == 2:
         return image
@@ -124,3 +154,37 @@ def read_alpha(path: str | os.PathLike) -> np.ndarray:
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
     """Save uint8 RGB, RGBA or single-channel ``image`` as a PNG file, atomically."""
     write_atomic(path, encode_png(image))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Skipped files: what a folder run (predict, evaluate, the builder) records of a file it could not use
+# ---------------------------------------------------------------------------------------------------
+
+SKIPPED_FILE = "skipped.csv"
+
+
+def skip_entry(path: str | os.PathLike, error: Exception, stage: str = "") -> dict:
+    """``{"path", "reason"}`` for a file that failed at ``stage``: a :class:`DataError`'s message
+    (it names the file), otherwise the stage and the exception."""
+    if isinstance(error, DataError):
+        return {"path": str(path), "reason": str(error)}
+    return {"path": str(path), "reason": f"{path}: {stage} failed ({type(error).__name__}: {error})"}
+
+
+def write_skipped(folder: str | os.PathLike, skipped: list[dict]) -> Path:
+    """``folder/skipped.csv`` (path, reason), atomically; an old one is removed when none was skipped."""
+    path = Path(folder) / SKIPPED_FILE
+    if not skipped:
+        path.unlink(missing_ok=True)
+        return path
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=["path", "reason"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({"path": s["path"], "reason": s["reason"]} for s in skipped)
+    write_atomic(path, text.getvalue().encode())
+    return path
+
+
+def skipped_line(done: int, verb: str, skipped: list[dict], listing: str | os.PathLike) -> str:
+    """The last line of a folder run: ``N written, K skipped (see skipped.csv)``."""
+    return f"{done} {verb}, {len(skipped)} skipped" + (f" (see {listing})" if skipped else "")
