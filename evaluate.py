@@ -11,10 +11,16 @@
 
 Writes per_image.csv, summary.json, summary.md, predictions.png, worst.png (the worst by MSE) and
 TensorBoard scalars to ``out_dir``.
+
+A folder run skips the files it cannot use (unreadable, no alpha, an alpha of another size) and goes
+on; they are printed, listed in ``<out_dir>/skipped.csv`` and in ``summary.json``. The last line is
+``N scored, K skipped``; the exit status is 0 when nothing was skipped, 1 when some file was, and 2
+for a mistake in the command (``cli_common.run``), as for ``predict.py``.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import hydra
@@ -34,34 +40,40 @@ from matting.evaluation.samples import load_folder_arrays, load_split_arrays
 from matting.evaluation.scoring import score, score_coarse, summarize, worst
 from matting.export import load_pipeline
 from matting.inference.pipeline import MattingPipeline
+from matting.io.images import skipped_line, write_skipped
 from matting.layout import EvalFiles
-from matting.models.unet import build_coarse_unet, build_fine_unet
+from matting.models import build_coarse, build_fine
 
 
-def _samples(cfg: DictConfig) -> tuple[list[dict], str]:
-    """The images to score (a built split, or ``cfg.folder``) and a title for the report."""
+def _samples(cfg: DictConfig) -> tuple[list[dict], list[dict], str]:
+    """The images to score (a built split, or ``cfg.folder``), the skipped files and a title."""
     if cfg.folder:
         samples, skipped = load_folder_arrays(**plain(cfg.folder), max_images=cfg.max_images)
-        for skip in skipped:
-            print(f"skipped {skip['path']}: {skip['reason']}")
-        return samples, f"{cfg.folder.images}: {len(samples)} images ({len(skipped)} skipped)"
+        return samples, skipped, f"{cfg.folder.images}: {len(samples)} images ({len(skipped)} skipped)"
     samples = load_split_arrays(split_files(cfg.data.shards_dir, cfg.split), cfg.max_images)
-    return samples, f"{cfg.split} split of {cfg.data.name}: {len(samples)} images"
+    return samples, [], f"{cfg.split} split of {cfg.data.name}: {len(samples)} images"
 
 
 def evaluate(cfg: DictConfig) -> dict:
     """Score the trained pipeline (and exports and untrained weights, if asked) on a split or a
     folder, and the coarse stage on a mask folder if given; returns the summaries by pipeline."""
+    return evaluate_run(cfg)["summaries"]
+
+
+def evaluate_run(cfg: DictConfig) -> dict:
+    """:func:`evaluate`, returning ``summaries``, the ``skipped`` files and the run's last line
+    (``summary``)."""
     model = plain(cfg.model)
     pipelines = {"trained": load_pipeline(cfg.model_format, cfg.model_path, **checkpoints(cfg))}
     for format, path in plain(cfg.exports).items():
         pipelines[f"trained, {format}"] = load_pipeline(format, path)
     if cfg.compare_untrained:
         keras.utils.set_random_seed(0)
-        untrained = build_coarse_unet(**model["coarse"]), build_fine_unet(**model["fine"])
+        untrained = build_coarse(**model["coarse"]), build_fine(**model["fine"])
         pipelines["untrained"] = MattingPipeline.from_models(*untrained, **pipeline_options(cfg))
 
-    samples, title = _samples(cfg)
+    samples, skipped, title = _samples(cfg)
+    scored = len(samples)
     if cfg.refine_from != "coarse":
         title += f", refinement fed {cfg.refine_from}"
     files = EvalFiles(Path(cfg.out_dir))
@@ -78,25 +90,36 @@ def evaluate(cfg: DictConfig) -> dict:
             save_prediction_grid(str(files.worst), samples, preds, worst(rows, cfg.worst_rows))
     table = summary_table(summaries, title=title)
     if cfg.coarse_folder:
-        masks, _ = load_folder_arrays(
+        masks, more = load_folder_arrays(
             cfg.coarse_folder.images, cfg.coarse_folder.masks, max_images=cfg.max_images
         )
+        skipped += more
+        scored += len(masks)
         coarse = summarize(score_coarse(pipelines["trained"], masks))
         summaries["coarse stage"] = coarse
         table += "\n\n" + coarse_note(coarse, cfg.coarse_folder.images)
-    write_report(cfg.out_dir, main_rows, summaries, table)
+    write_report(cfg.out_dir, main_rows, summaries, table, skipped)
     write_tensorboard(str(files.tensorboard), summaries)
     print(table)
+    for skip in skipped:
+        print(f"skipped: {skip['reason']}")
     if "untrained" in summaries:
         ratio = summaries["untrained"]["mse"] / max(summaries["trained"]["mse"], 1e-12)
         print(f"\nuntrained / trained MSE: {ratio:.1f}x")
     print(f"report: {files.summary_md}, grids: {files.predictions}, {files.worst}")
-    return summaries
+    listing = write_skipped(cfg.out_dir, skipped)
+    return {
+        "summaries": summaries,
+        "skipped": skipped,
+        "summary": skipped_line(scored, "scored", skipped, listing),
+    }
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    run("evaluate", evaluate, cfg)
+    result = run("evaluate", evaluate_run, cfg)
+    print(result["summary"])
+    sys.exit(1 if result["skipped"] else 0)
 
 
 if __name__ == "__main__":

@@ -1,30 +1,46 @@
-"""Parameters, FLOPs and milliseconds per image of the two U-Nets at their card sizes.
+"""Parameters, GFLOPs and ms per image of each net and of the whole pipeline at the card sizes
+(coarse 192x160, refinement 768x640, a 768x640 input), beside this machine's matmul rate and two
+peers timed in the same run: MediaPipe Selfie Segmentation (ms per image, in .venv-mediapipe) and
+closed-form matting (pymatting ``estimate_alpha_cf``, s per image on ../shared/data/alphamatting,
+trimap +-10 px around the true alpha > 0.5).
 
-    python benchmarks/model_speed.py                     # the widths in configs/model/unet.yaml
-    python benchmarks/model_speed.py --filters 8 16 32 64 --separable
+    make mediapipe-venv                                   # once; MediaPipe is skipped without it
+    python benchmarks/model_speed.py            # both archs, as configs/model/{unet,fast}.yaml set them
+    python benchmarks/model_speed.py --arch fast --repeats 20 --no-closed-form
 
-FLOPs come from TensorFlow's profiler on the traced graph (multiply-adds count as two FLOPs).
+FLOPs come from TensorFlow's profiler on the traced graph (multiply-adds count as two FLOPs; resizes,
+pooling and elementwise ops are not counted). "GFLOP/s" is what the net achieves; "of matmul" divides
+it by the rate of a 2048x2048 float32 matmul timed at the start of the run.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
+import cv2
 import numpy as np
 import tensorflow as tf
+from omegaconf import OmegaConf
+from peers import ROOT, pipeline_ms, timed, trimap_from_mask
 
-from matting.models import build_coarse_unet, build_fine_unet
+from matting.inference.pipeline import MattingPipeline
+from matting.models import build_coarse, build_fine
 from matting.tables import markdown_table
 
+COARSE_SHAPE, FINE_SHAPE = (1, 192, 160, 3), (1, 768, 640, 4)
 
-def flops(model, shape) -> float:
+
+def flops(fn, shape) -> float:
+    """FLOPs of one call of ``fn`` (a Keras model or a ``tf.function``) on a float32 ``shape``."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(
-        tf.TensorSpec(shape, tf.float32)
-    )
-    graph = convert_variables_to_constants_v2(fn).graph
+    concrete = tf.function(lambda x: fn(x)).get_concrete_function(tf.TensorSpec(shape, tf.float32))
+    graph = convert_variables_to_constants_v2(concrete).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
     return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
@@ -34,38 +50,110 @@ def ms_per_image(model, shape, repeats: int) -> float:
     x = tf.constant(np.random.default_rng(0).random(shape, dtype=np.float32))
     fn = tf.function(lambda x: model(x, training=False))
     fn(x)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn(x).numpy()
-        times.append((time.perf_counter() - started) * 1000)
-    return float(np.median(times))
+    return float(np.median([timed(lambda: fn(x).numpy())[1] * 1000 for _ in range(repeats)]))
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+    """This machine's float32 matmul rate, GFLOP/s (median of ``repeats``)."""
+    a = tf.random.uniform((n, n))
+    tf.linalg.matmul(a, a).numpy()
+    seconds = np.median([timed(lambda: tf.linalg.matmul(a, a).numpy())[1] for _ in range(repeats)])
+    return 2 * n**3 / seconds / 1e9
+
+
+def mediapipe_ms(python: Path, portraits: Path, count: int = 20) -> float | None:
+    """MediaPipe's median ms per image on ``count`` portraits resized to 768x640 (the pipeline's input
+    here), run by benchmarks/mediapipe_masks.py in its own venv; None without that venv."""
+    if not python.is_file():
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        images = Path(tmp) / "images"
+        images.mkdir()
+        for path in sorted((portraits / "image").iterdir())[:count]:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            cv2.imwrite(str(images / f"{path.stem}.png"), cv2.resize(image, (640, 768)))
+        script = ROOT / "benchmarks" / "mediapipe_masks.py"
+        subprocess.run([str(python), str(script), str(images), f"{tmp}/masks"], check=True)
+        times = list(json.loads(Path(f"{tmp}/masks/timing.json").read_text()).values())
+    return float(np.median(times[1:]))  # the first call loads the model
+
+
+def closed_form_s(folder: Path, limit: int | None) -> tuple[float, int]:
+    """Closed-form matting's median seconds per image on the alphamatting images and their count."""
+    from pymatting import estimate_alpha_cf
+
+    paths = sorted((folder / "image").iterdir())[:limit]
+    square = np.pad(np.ones((16, 16)), 8)
+    estimate_alpha_cf(np.random.rand(32, 32, 3), trimap_from_mask(square, band=2))  # numba compiles
+    seconds = []
+    for path in paths:
+        image = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) / 255.0
+        truth = cv2.imread(str(folder / "alpha" / path.name), cv2.IMREAD_GRAYSCALE) / 255.0
+        seconds.append(timed(estimate_alpha_cf, image, trimap_from_mask(truth))[1])
+    return float(np.median(seconds)), len(paths)
+
+
+def net_options(arch: str) -> dict:
+    """``model.coarse`` / ``model.fine`` of configs/model/<arch>.yaml (arch included)."""
+    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "configs" / "model" / f"{arch}.yaml"))
+    return {"coarse": cfg["coarse"], "fine": cfg["fine"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--filters", type=int, nargs="+", default=[16, 32, 64, 128])
-    parser.add_argument("--separable", action="store_true")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--arch", nargs="+", default=["unet", "fast"], help="configs/model/<arch>.yaml")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--mediapipe-python", type=Path, default=ROOT / ".venv-mediapipe" / "bin" / "python")
+    parser.add_argument("--closed-form-images", type=int, default=None, help="default: all")
+    parser.add_argument("--no-closed-form", action="store_true")
     args = parser.parse_args()
 
-    rows = [
-        ("coarse", build_coarse_unet, (1, 192, 160, 3)),
-        ("refinement", build_fine_unet, (1, 768, 640, 4)),
-    ]
-    print(
-        f"\nfilters {args.filters}, separable={args.separable}; one image, CPU, median of {args.repeats}.\n"
+    rate = matmul_gflops()
+    rows, pipeline_times = [], {}
+
+    def row(name, size, params, gflop, ms):
+        achieved = gflop / (ms / 1000)
+        rows.append([name, size, f"{params:,}", f"{gflop:.2f}", f"{ms:.1f}", f"{achieved:.1f}",
+                     f"{achieved / rate:.0%}"])  # fmt: skip
+
+    for arch in args.arch:
+        options = net_options(arch)
+        coarse, fine = build_coarse(**options["coarse"]), build_fine(**options["fine"])
+        for stage, model, shape in (("coarse", coarse, COARSE_SHAPE), ("refinement", fine, FINE_SHAPE)):
+            size = "x".join(str(s) for s in shape[1:])
+            row(f"{arch}: {stage}", size, model.count_params(), flops(model, shape) / 1e9,
+                ms_per_image(model, shape, args.repeats))  # fmt: skip
+        pipeline = MattingPipeline.from_models(coarse, fine)  # the card sizes
+        pipeline_times[arch] = pipeline_ms(pipeline, args.repeats)
+        row(f"{arch}: whole pipeline", "768x640x3 (uint8)", coarse.count_params() + fine.count_params(),
+            flops(pipeline.module, (1, 768, 640, 3)) / 1e9, pipeline_times[arch])  # fmt: skip
+
+    mediapipe = mediapipe_ms(args.mediapipe_python, args.shared / "portraits")
+    closed_form = (
+        None if args.no_closed_form else closed_form_s(args.shared / "alphamatting", args.closed_form_images)
     )
-    table = []
-    for name, builder, shape in rows:
-        model = builder(filters=args.filters, separable=args.separable)
-        gflops, ms = flops(model, shape) / 1e9, ms_per_image(model, shape, args.repeats)
-        size = "x".join(str(s) for s in shape[1:])
-        table.append((name, size, f"{model.count_params():,}", f"{gflops:.2f}", f"{ms:.1f}"))
-    print(markdown_table(["net", "input", "parameters", "GFLOPs", "ms / image"], table))
+    print(f"\nOne image, CPU ({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} threads), "
+          f"median of {args.repeats}; float32 matmul 2048x2048: {rate:.1f} GFLOP/s.\n")  # fmt: skip
+    headers = ["net", "input", "parameters", "GFLOPs", "ms / image", "GFLOP/s", "of matmul"]
+    print(markdown_table(headers, rows))
+    print()
+    if mediapipe is None:
+        print(f"MediaPipe skipped: {args.mediapipe_python} not found (run `make mediapipe-venv`)")
+    else:
+        print(
+            f"MediaPipe Selfie Segmentation (general, 256x256), 768x640 portraits: {mediapipe:.1f} ms / image"
+        )
+    if closed_form is not None:
+        print(f"closed-form matting (pymatting), alphamatting ({closed_form[1]} images): "
+              f"{closed_form[0]:.3f} s / image")  # fmt: skip
+    for arch, ms in pipeline_times.items():
+        ratios = [f"{ms / mediapipe:.1f}x MediaPipe's time"] if mediapipe else []
+        ratios += [f"{closed_form[0] / (ms / 1000):.1f}x faster than closed-form"] if closed_form else []
+        print(f"{arch} pipeline: {ms:.1f} ms / image; " + ", ".join(ratios))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -38,6 +38,7 @@ def test_config_keys_are_the_keyword_arguments_they_feed():
     from matting.data.stages import CoarseStage, FineStage, degrade_alpha, make_stage
     from matting.data.synthetic import write_synthetic_dataset
     from matting.losses import alpha_loss, bce_dice_loss
+    from matting.models.fast import build_coarse_fast, build_fine_fast
     from matting.models.unet import build_unet
     from matting.training.fit import fit_model
     from matting.training.stage import train_stage
@@ -55,12 +56,15 @@ def test_config_keys_are_the_keyword_arguments_they_feed():
             assert set(cfg.train.get("examples") or {}) <= params(stage) - filled
             assert set(cfg.train.fit) <= params(fit_model)
             assert set(cfg.train.loss) <= params(loss)
-            assert set(cfg.model.coarse) <= params(build_unet)
-            assert set(cfg.model.fine) <= params(build_unet)
+            assert set(cfg.model.coarse) <= params(build_unet) | {"arch"}
+            assert set(cfg.model.fine) <= params(build_unet) | {"arch"}
             # The stage the config names is the one its examples and loss were checked against.
             model = OmegaConf.to_container(cfg.model, resolve=True)
             assert isinstance(make_stage(cfg.train.stage, model=model, loss={}), stage)
         assert set(fine.train.examples.degrade) <= params(degrade_alpha)
+    fast = compose_config("train_fine", ["model=fast"]).model
+    assert set(fast.coarse) <= params(build_coarse_fast) | {"arch"} and fast.coarse.arch == "fast"
+    assert set(fast.fine) <= params(build_fine_fast) | {"arch"} and fast.fine.arch == "fast"
     build_cfg = compose_config("build_dataset")
     assert set(build_cfg.data.build) <= params(build_dataset)
     assert set(build_cfg.data.synthetic) <= params(write_synthetic_dataset)

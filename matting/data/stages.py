@@ -21,7 +21,9 @@ from matting.data.features import ALPHA, BACKGROUND, COARSE, FOREGROUND, IMAGE, 
 from matting.data.pipeline import make_dataset
 from matting.errors import CheckpointError, ConfigError
 from matting.losses import alpha_loss, bce_dice_loss
-from matting.models.unet import build_coarse_unet, build_fine_unet, check_input_size
+from matting.models import build_coarse, build_fine
+from matting.models.loading import load_checkpoint
+from matting.models.unet import check_input_size
 from matting.ops import resize_bilinear
 
 
@@ -149,7 +151,7 @@ class CoarseStage(Stage):
     """Image ``[h, w, 3]`` -> the record's coarse person mask ``[h, w, 1]``, both at ``size``."""
 
     name: ClassVar[str] = "coarse"
-    _builder = staticmethod(build_coarse_unet)
+    _builder = staticmethod(build_coarse)
     _loss = staticmethod(bce_dice_loss)
 
     def preprocess(self, *, training: bool, seed: int | None):
@@ -181,7 +183,7 @@ class FineStage(Stage):
     coarse_predictions: str | None = None
 
     name: ClassVar[str] = "fine"
-    _builder = staticmethod(build_fine_unet)
+    _builder = staticmethod(build_fine)
     _loss = staticmethod(alpha_loss)
 
     def __post_init__(self):
@@ -198,7 +200,7 @@ class FineStage(Stage):
     def coarse_model(self) -> keras.Model:
         """The ``coarse_predictions`` net, loaded on first use: after the stage's own net is built,
         so that its seeded initial weights do not depend on this load."""
-        return keras.models.load_model(self.coarse_predictions, compile=False)
+        return load_checkpoint(self.coarse_predictions)
 
     def _check(self, files: list[str]) -> None:
         size, crop = self.size, self.crop

@@ -1,14 +1,19 @@
-"""Building blocks shared by the coarse and refinement U-Nets.
+"""Building blocks shared by the nets: the U-Nets' conv / down / up stages, and the fast nets'
+inverted residual, squeeze-excite, light decoder stage and learned guided-filter upsampler.
 
 Every block is a function ``block(x, filters, **options) -> tensor`` built from standard Keras
-layers; the one custom layer, :class:`AddMaskLogit`, is registered, so importing ``matting.models``
-is all ``keras.models.load_model`` needs.
+layers; the few custom layers (:class:`AddMaskLogit`, :class:`ResizeLike`, :class:`ChannelDot`,
+:class:`SliceChannels`) are registered, so importing ``matting.models`` is all
+``keras.models.load_model`` needs.
 """
 
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers
+
+# -- U-Net stages ----------------------------------------------------------------------------------
 
 
 def conv_bn_relu(
@@ -59,3 +64,130 @@ class AddMaskLogit(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "eps": self.eps}
+
+
+# -- light blocks (the fast nets) ------------------------------------------------------------------
+
+
+def inverted_residual(
+    x, filters: int, *, expansion: int = 4, stride: int = 1, bn_momentum: float = 0.9, name: str
+) -> keras.KerasTensor:
+    """MobileNetV2's block: 1x1 expansion, 3x3 depthwise (``stride``), linear 1x1 projection, and
+    the identity added when the shape allows it."""
+    inputs = x
+    if expansion > 1:  # expansion 1: a depthwise-separable conv (MobileNetV2's first block)
+        x = layers.Conv2D(int(x.shape[-1]) * expansion, 1, use_bias=False, name=f"{name}_expand")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_expand_bn")(x)
+        x = layers.ReLU(6.0, name=f"{name}_expand_relu")(x)
+    x = layers.DepthwiseConv2D(3, stride, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_dw_bn")(x)
+    x = layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_project")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_project_bn")(x)
+    if stride == 1 and int(inputs.shape[-1]) == filters:
+        x = layers.Add(name=f"{name}_add")([inputs, x])
+    return x
+
+
+def squeeze_excite(x, *, ratio: int = 4, name: str) -> keras.KerasTensor:
+    """Channel gates from the global average of ``x``: the global context of the deepest features."""
+    channels = int(x.shape[-1])
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool")(x)  # [B, 1, 1, C]
+    gate = layers.Conv2D(max(channels // ratio, 8), 1, activation="relu", name=f"{name}_reduce")(gate)
+    gate = layers.Conv2D(channels, 1, activation="sigmoid", name=f"{name}_expand")(gate)
+    return layers.Multiply(name=f"{name}_scale")([x, gate])
+
+
+def up_light(x, skip, filters: int, *, name: str, **options) -> keras.KerasTensor:
+    """Bilinear resize to the skip's size, concatenation, one ``conv_bn_relu``: a light decoder stage
+    that takes any input size (no divisibility rule)."""
+    x = ResizeLike(name=f"{name}_resize")(x, skip)
+    x = layers.Concatenate(name=f"{name}_concat")([x, skip])
+    return conv_bn_relu(x, filters, name=name, **options)
+
+
+def box_mean(x, radius: int, *, name: str) -> keras.KerasTensor:
+    """Mean over a (2r+1)-square window cut at the border (as :func:`matting.ops.box_mean`)."""
+    return layers.AveragePooling2D(2 * radius + 1, strides=1, padding="same", name=name)(x)
+
+
+def guided_upsample(
+    logits,
+    features,
+    guide,
+    *,
+    factor: int = 2,
+    radius: int = 1,
+    hidden: int = 16,
+    bn_momentum: float = 0.9,
+    name: str,
+) -> keras.KerasTensor:
+    """A learned guided filter (Wu et al., CVPR 2018, as in RVM): ``logits`` ``[B, h, w, 1]`` at low
+    resolution -> ``[B, H, W, 1]`` at the size of ``guide`` ``[B, H, W, G]``.
+
+    At low resolution, box statistics of the guide (averaged down to ``h, w``) and of ``logits``
+    give, with ``features``, the local linear map ``A`` (1x1 convs) and ``b = mean(p) - A . mean(I)``;
+    at full size only ``A_up . guide + b_up``, per pixel. ``A``'s last conv is zero-initialised, so
+    with zero ``logits`` the output starts at zero.
+    """
+    small = layers.AveragePooling2D(factor, padding="same", name=f"{name}_guide_pool")(guide)  # [B, h, w, G]
+    small = ResizeLike(name=f"{name}_guide_resize")(small, logits)  # a no-op but for odd sizes
+    mean_i = box_mean(small, radius, name=f"{name}_mean_i")
+    mean_p = box_mean(logits, radius, name=f"{name}_mean_p")
+    mean_ip = box_mean(layers.Multiply(name=f"{name}_ip")([small, logits]), radius, name=f"{name}_mean_ip")
+    mean_ii = box_mean(layers.Multiply(name=f"{name}_ii")([small, small]), radius, name=f"{name}_mean_ii")
+    cov_ip = layers.Subtract(name=f"{name}_cov_ip")(
+        [mean_ip, layers.Multiply(name=f"{name}_mean_i_p")([mean_i, mean_p])]
+    )
+    var_i = layers.Subtract(name=f"{name}_var_i")(
+        [mean_ii, layers.Multiply(name=f"{name}_mean_i_i")([mean_i, mean_i])]
+    )
+    x = layers.Concatenate(name=f"{name}_stats")([cov_ip, var_i, features])
+    x = layers.Conv2D(hidden, 1, use_bias=False, name=f"{name}_a_conv")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_a_bn")(x)
+    x = layers.ReLU(name=f"{name}_a_relu")(x)
+    a = layers.Conv2D(int(guide.shape[-1]), 1, kernel_initializer="zeros", name=f"{name}_a")(x)
+    b = layers.Subtract(name=f"{name}_b")([mean_p, ChannelDot(name=f"{name}_a_mean_i")(a, mean_i)])
+    a = ResizeLike(name=f"{name}_a_up")(a, guide)  # [B, H, W, G]
+    b = ResizeLike(name=f"{name}_b_up")(b, guide)  # [B, H, W, 1]
+    return layers.Add(name=f"{name}_out")([ChannelDot(name=f"{name}_a_guide")(a, guide), b])
+
+
+@keras.saving.register_keras_serializable(package="matting")
+class ResizeLike(layers.Layer):
+    """Bilinear resize of ``x`` ``[B, h, w, C]`` to the height and width of ``reference``."""
+
+    def call(self, x, reference):
+        return tf.image.resize(x, tf.shape(reference)[1:3], method="bilinear", antialias=False)
+
+    def compute_output_shape(self, x_shape, reference_shape):
+        return (x_shape[0], reference_shape[1], reference_shape[2], x_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="matting")
+class ChannelDot(layers.Layer):
+    """``sum(a * b, axis=-1)``, kept as ``[B, H, W, 1]``: a per-pixel dot product over channels."""
+
+    def call(self, a, b):
+        return keras.ops.sum(a * b, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, a_shape, b_shape):
+        return (*a_shape[:-1], 1)
+
+
+@keras.saving.register_keras_serializable(package="matting")
+class SliceChannels(layers.Layer):
+    """Channels ``start:stop`` of ``[B, H, W, C]`` (the image of the refinement's image + mask input)."""
+
+    def __init__(self, start: int, stop: int, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = start, stop
+
+    def call(self, x):
+        return x[..., self.start : self.stop]
+
+    def compute_output_shape(self, shape):
+        return (*shape[:-1], self.stop - self.start)
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}

@@ -1,0 +1,108 @@
+"""The fast nets (``model=fast``): the U-Nets' contract, serialisation, pretrained backbone weights,
+the config dispatch, and every export of a tiny fast pipeline."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import compose_config
+from test_export import TOLERANCE
+
+from matting.errors import ConfigError
+from matting.export import export, load_pipeline
+from matting.inference.pipeline import MattingPipeline
+from matting.models import build_coarse, build_fine
+from matting.models.fast import build_coarse_fast, build_fine_fast, mobilenet_v2_features
+
+# Tiny widths: seconds to build and run.
+COARSE = {"filters": [4, 4, 8, 8], "backbone_alpha": 0.35}
+FINE = {"filters": [4, 8, 8], "blocks": 1, "expansion": 2, "guide_hidden": 4}
+
+
+def test_shapes_and_range_at_any_size():
+    coarse, fine = build_coarse_fast(**COARSE), build_fine_fast(**FINE)
+    rng = np.random.default_rng(0)
+    for height, width in ((64, 64), (70, 50)):  # 70 x 50: not a multiple of 32
+        mask = coarse(rng.random((2, height, width, 3), dtype=np.float32), training=False).numpy()
+        alpha = fine(rng.random((2, height, width, 4), dtype=np.float32), training=False).numpy()
+        for y in (mask, alpha):
+            assert y.shape == (2, height, width, 1)
+            assert y.min() >= 0.0 and y.max() <= 1.0
+
+
+def test_models_are_named_for_their_checkpoints():
+    # training.fit names checkpoints model.name.removesuffix("_unet"): coarse.keras, fine.keras.
+    assert build_coarse_fast(**COARSE).name == "coarse" and build_fine_fast(**FINE).name == "fine"
+
+
+def test_untrained_residual_refinement_passes_the_coarse_mask_through():
+    x = np.random.default_rng(2).random((1, 32, 40, 4), dtype=np.float32)
+    y = build_fine_fast(**FINE)(x, training=False)
+    np.testing.assert_allclose(y[..., 0], np.clip(x[..., 3], 0.01, 0.99), atol=1e-5)
+
+
+@pytest.mark.parametrize("builder", [lambda: build_coarse_fast(**COARSE), lambda: build_fine_fast(**FINE)])
+def test_get_config_round_trip_and_keras_save_load(builder, tmp_path):
+    model = builder()
+    clone = keras.Model.from_config(model.get_config())
+    assert [layer.name for layer in clone.layers] == [layer.name for layer in model.layers]
+    assert clone.count_params() == model.count_params()
+    channels = model.input_shape[-1]
+    x = np.random.default_rng(1).random((2, 48, 40, channels), dtype=np.float32)
+    model.save(tmp_path / "net.keras")
+    loaded = keras.models.load_model(tmp_path / "net.keras", compile=False)  # safe mode
+    np.testing.assert_allclose(loaded(x, training=False), model(x, training=False), atol=1e-6)
+
+
+def test_the_coarse_encoder_starts_from_a_weights_file(tmp_path):
+    # "imagenet" needs a download (none here); a local file goes through the same keras.applications path.
+    keras.utils.set_random_seed(3)
+    source = mobilenet_v2_features(alpha=0.35)
+    path = tmp_path / "mobilenet_v2.weights.h5"
+    source.save_weights(path)  # the sub-model holds every weight of the top-less MobileNetV2
+    keras.utils.set_random_seed(4)
+    net = build_coarse_fast(**{**COARSE, "backbone_weights": str(path)})
+    backbone = net.get_layer("enc_backbone")
+    fresh = build_coarse_fast(**COARSE).get_layer("enc_backbone")
+    assert len(backbone.weights) == len(source.weights) > 100
+    for got, want in zip(backbone.get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    pairs = zip(fresh.get_weights(), source.get_weights(), strict=True)
+    assert not all(np.array_equal(a, b) for a, b in pairs)
+
+
+def test_config_selects_the_architecture():
+    cfg = compose_config("train_fine", ["model=fast"])
+    assert build_coarse(**COARSE, arch=cfg.model.coarse.arch).name == "coarse"
+    assert build_fine(**FINE, arch=cfg.model.fine.arch).get_layer("guide_out") is not None
+    assert build_fine(arch="unet", filters=[4, 8]).name == "fine_unet"
+    with pytest.raises(ConfigError, match="arch"):
+        build_coarse(arch="nope")
+    with pytest.raises(ConfigError, match="filters"):
+        build_fine_fast(filters=[8])
+
+
+@pytest.fixture(scope="module")
+def fast_pipeline():
+    keras.utils.set_random_seed(5)
+    fine = build_fine_fast(**FINE)
+    # Non-zero guided-filter and head weights, so the export checks more than the mask pass-through.
+    rng = np.random.default_rng(6)
+    for layer in ("head", "guide_a"):
+        fine.get_layer(layer).set_weights(
+            [0.3 * rng.standard_normal(w.shape) for w in fine.get_layer(layer).get_weights()]
+        )
+    return MattingPipeline.from_models(
+        build_coarse_fast(**COARSE), fine, coarse_size=(32, 32), fine_size=(64, 64)
+    )
+
+
+@pytest.mark.slow  # four exports and reloads: about 50 s
+@pytest.mark.parametrize("format", ["saved_model", "modelscope", "tflite", "onnx"])
+def test_a_fast_pipeline_exports_and_reloads(fast_pipeline, tmp_path, format):
+    exported = load_pipeline(format, str(export(fast_pipeline.module, str(tmp_path / format), format=format)))
+    rng = np.random.default_rng(7)
+    for shape in ((96, 80, 3), (77, 131, 3)):
+        image = rng.integers(0, 256, shape, np.uint8)
+        expected, got = fast_pipeline.predict(image), exported.predict(image)
+        assert got.shape == shape[:2]
+        assert np.abs(got - expected).max() <= TOLERANCE[format], shape
