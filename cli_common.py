@@ -59,11 +59,15 @@ def save_config(cfg: DictConfig, path: Path) -> None:
 
 
 def train(cfg: DictConfig) -> dict:
-    """Train the stage named by ``cfg.train.stage``; the resolved config is saved beside it."""
+    """Train the stage named by ``cfg.train.stage``; the resolved config is saved beside it (by the
+    chief alone in a multi-worker run)."""
     from matting.training.stage import train_stage  # here: the other scripts need no training code
 
-    save_config(cfg, StageFiles(Path(cfg.train.out_dir), cfg.train.stage).config)
-    result = train_stage(**plain(cfg.train), shards_dir=cfg.data.shards_dir, model=plain(cfg.model))
+    path = StageFiles(Path(cfg.train.out_dir), cfg.train.stage).config
+    on_chief = lambda: save_config(cfg, path)  # noqa: E731
+    result = train_stage(
+        **plain(cfg.train), shards_dir=cfg.data.shards_dir, model=plain(cfg.model), on_chief=on_chief
+    )
     print(f"checkpoint: {result['checkpoint']} ({result['images_per_second']} images/s)")
     return result
 

@@ -93,5 +93,11 @@ def make_dataset(
     if batch_map is not None:
         # Whole-batch work, such as a net's predictions: one call a batch, not one a record.
         ds = ds.map(batch_map)
+    # Several workers (``MultiWorkerMirroredStrategy``): each keeps its share of every global batch
+    # (DATA), rather than whole shard files of its own (FILE, what AUTO tries first): files split
+    # unevenly, or not at all with fewer shards than workers (a small val split), and a worker out
+    # of batches before the others would hang them. The cost: every worker reads all the records.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     # Prepare the next batches while the current one trains.
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

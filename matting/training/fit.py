@@ -3,7 +3,6 @@ checkpoints (see :mod:`matting.training.state`), fine-tuning's starting weights.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -14,8 +13,9 @@ from matting.errors import CheckpointError, ConfigError
 from matting.io.files import remove_stale_temporaries
 from matting.layout import StageFiles
 from matting.losses import per_image_mse, per_image_sad
+from matting.models.loading import load_checkpoint
 from matting.training.callbacks import EpochSummaries, StopOnNonFinite
-from matting.training.state import TrainingState, save_model
+from matting.training.state import TrainingState, is_chief, save_model
 
 # ---------------------------------------------------------------------------------------------------
 # Metrics: of the alpha, the target's first channel (the compositional loss's extra channels aside)
@@ -71,8 +71,56 @@ def distribution_strategy(name: str) -> tf.distribute.Strategy:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _MultiWorkerStrategy()
     raise ConfigError(f"train.strategy must be one of {STRATEGIES}, got {name!r}")
+
+
+class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """``MultiWorkerMirroredStrategy`` with the ``reduce`` Keras 3's ``fit`` expects of it (as of
+    Keras 3.15, TensorFlow 2.21; tensorflow/tensorflow#72388): Keras passes a whole batch, a nested
+    structure, to build the model, and its per-step logs, scalars, with ``axis=0``; TensorFlow's
+    collective reduce takes one value and reads the axis inside each replica's tensor."""
+
+    def reduce(self, reduce_op, value, axis):
+        def one(v):
+            scalar = self.experimental_local_results(v)[0].shape.rank == 0
+            return super(_MultiWorkerStrategy, self).reduce(reduce_op, v, None if scalar else axis)
+
+        return tf.nest.map_structure(one, value)
+
+
+def synchronise_batch_norm(model: keras.Model) -> None:
+    """With more than one replica, batch norm takes its statistics over the global batch: Keras 3
+    updates its moving statistics in each replica alone (their variables do not aggregate), so
+    with per-replica statistics each worker would keep moving statistics of its own, and the
+    checkpoint the chief's. Synchronised, every replica holds the same, and the training maths is
+    that of one device with the global batch."""
+    if tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return
+    layers = list(model.layers)
+    while layers:
+        layer = layers.pop()
+        layers.extend(getattr(layer, "layers", []))
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
+
+
+def same_on_every_worker(step: int, out: Path) -> int:
+    """``step``, checked to be the step every worker of a multi-worker strategy restored: they
+    must all read the chief's state, ``out`` being one folder shared by every machine (workers at
+    different steps would hang, or diverge)."""
+    strategy = tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return step
+    # Summed over the replicas: n * step and n * step**2 on every one only when all steps are equal.
+    total, squares = strategy.reduce("SUM", tf.constant([step, step**2], tf.float64), axis=None).numpy()
+    n = strategy.num_replicas_in_sync
+    if (total, squares) != (n * step, n * step**2):
+        raise CheckpointError(
+            f"{out}: the workers resumed at different steps (this one at {step}): train.out_dir must be "
+            "one folder shared by every machine, the same path on each"
+        )
+    return step
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -117,21 +165,23 @@ def fit_model(
     out.mkdir(parents=True, exist_ok=True)
     files = StageFiles(out, model.name.removesuffix("_unet"))
 
+    synchronise_batch_norm(model)
     lr = learning_rate_schedule(learning_rate, schedule, epochs * steps_per_epoch)
     optimizer = keras.optimizers.Adam(lr)
     model.compile(optimizer=optimizer, loss=loss, metrics=training_metrics(), jit_compile=jit_compile)
     latest = files.latest if checkpoint_every else None
     state = TrainingState(files.backup, steps_per_epoch, checkpoint_every, best=files.best, latest=latest)
-    remove_stale_temporaries(out)  # a model save cut short by a kill (last, best, latest)
-    start = state.restore(model)
-    callbacks = [
-        StopOnNonFinite(),  # first: a non-finite step stops before anything is saved
-        state,
-        keras.callbacks.TensorBoard(log_dir=str(files.tensorboard), update_freq="epoch"),
-    ]
-    if val_ds is not None:
-        batch_size = int(tf.shape(next(iter(train_ds))[0])[0])
-        callbacks.append(EpochSummaries(next(iter(val_ds)), str(files.tensorboard / "images"), batch_size))
+    chief = is_chief()
+    if chief:
+        remove_stale_temporaries(out)  # a model save cut short by a kill (last, best, latest)
+    start = same_on_every_worker(state.restore(model), out)
+    callbacks = [StopOnNonFinite(), state]  # first: a non-finite step stops before anything is saved
+    if chief:  # TensorBoard: one writer, the chief (the other workers' logs would only repeat it)
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(files.tensorboard), update_freq="epoch"))
+        if val_ds is not None:
+            batch_size = int(tf.shape(next(iter(train_ds))[0])[0])
+            images = str(files.tensorboard / "images")
+            callbacks.append(EpochSummaries(next(iter(val_ds)), images, batch_size))
     # A state saved inside an epoch: that epoch's remaining steps first, then the whole epochs.
     epoch, done = divmod(start, steps_per_epoch)
     phases = [(epoch, epoch + 1, steps_per_epoch - done)] if done and epoch < epochs else []
@@ -149,7 +199,7 @@ def fit_model(
             history.setdefault(key, []).extend(float(v) for v in values)
     seconds = time.perf_counter() - started
     save_model(model, state.where(files.last))
-    shutil.rmtree(state.target, ignore_errors=True)  # training complete: nothing to resume
+    state.clear()  # training complete: nothing to resume
     return {
         "history": history,
         "start_step": start,
@@ -166,7 +216,7 @@ def initialise(net: keras.Model, init_from: str | None, freeze_encoder: bool) ->
         path = Path(init_from)
         if not path.is_file():
             raise CheckpointError(f"{path}: no such checkpoint to fine-tune from (train.init_from)")
-        source = keras.models.load_model(path, compile=False)
+        source = load_checkpoint(path)
         if [w.shape for w in source.weights] != [w.shape for w in net.weights]:
             raise ConfigError(f"{path}: its architecture differs from model.{net.name.split('_')[0]}")
         net.set_weights(source.get_weights())

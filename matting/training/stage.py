@@ -11,7 +11,7 @@ from matting.data.pipeline import count_records, split_files
 from matting.data.stages import make_stage
 from matting.layout import StageFiles
 from matting.training.fit import distribution_strategy, fit_model, initialise
-from matting.training.state import saved_step
+from matting.training.state import is_chief, saved_step
 
 
 def train_stage(
@@ -29,6 +29,7 @@ def train_stage(
     freeze_encoder: bool = False,
     mixed_precision: bool = False,
     strategy: str = "default",
+    on_chief=None,
 ) -> dict:
     """Train ``stage`` ("coarse" or "fine") on the ``train`` split of ``shards_dir``, validating on
     ``val``; its files go to ``out_dir`` (see :class:`matting.layout.StageFiles`).
@@ -39,13 +40,20 @@ def train_stage(
     and :func:`~matting.training.fit.fit_model`. ``init_from`` / ``freeze_encoder``: fine-tune (see
     :func:`~matting.training.fit.initialise`); ``mixed_precision``: float16 compute with float32
     weights and heads (GPUs); ``strategy``: see :func:`~matting.training.fit.distribution_strategy`.
+    ``on_chief``: a function called before training by the worker that writes the checkpoints
+    (the only one but with ``multi_worker``), such as saving the run's config beside them.
     """
+    # One strategy for the whole stage, made first: a multi-worker one configures the collective ops
+    # of the process, and a second one would number its collectives apart from the first's.
+    strategy = distribution_strategy(strategy)
     stage = make_stage(stage, model=model, loss=loss, **(examples or {}))
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
-    with distribution_strategy(strategy).scope():
+    with strategy.scope():
         net = stage.build_net()
         initialise(net, init_from, freeze_encoder)
+        if on_chief is not None and is_chief():
+            on_chief()
     # A resumed run draws a new shuffle order rather than replaying the batches it already saw;
     # validation keeps its seed, so its degraded masks (and scores) stay comparable.
     train_seed = seed + saved_step(StageFiles(Path(out_dir), stage.name).backup)
@@ -57,7 +65,7 @@ def train_stage(
         # The whole val split each epoch; a known count spares Keras a pass to discover it.
         steps = math.ceil(count_records(val_files) / input["batch_size"])
         fit = {**fit, "validation_steps": steps}
-    with distribution_strategy(strategy).scope():
+    with strategy.scope():
         result = fit_model(net, train_ds, val_ds, loss=stage.loss, out_dir=out_dir, **fit)
     keras.mixed_precision.set_global_policy("float32")
     images = (fit["epochs"] * fit["steps_per_epoch"] - result["start_step"]) * input["batch_size"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,6 +28,14 @@ def is_chief() -> bool:
     """Whether this process writes checkpoints: always, but for the non-chief workers of a
     ``MultiWorkerMirroredStrategy`` (they save to a scratch folder, which the strategy requires)."""
     return bool(getattr(tf.distribute.get_strategy().extended, "should_checkpoint", True))
+
+
+def scratch_folder(folder: Path) -> Path:
+    """Where a non-chief worker writes what the chief writes to ``folder``: a folder outside the
+    run, the same for the same worker and run (a killed worker's is reused, then removed)."""
+    resolver = tf.distribute.get_strategy().cluster_resolver
+    key = hashlib.sha256(str(Path(folder).resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"matting-{resolver.task_type}{resolver.task_id}-{key}"
 
 
 def saved_step(folder: str | Path) -> int:
@@ -62,7 +72,7 @@ class TrainingState(keras.callbacks.Callback):
         self.best_path, self.latest_path = best, latest
         self.step, self.best, self.saved = 0, None, None
         # Every worker restores from ``folder``; only the chief writes there (see is_chief).
-        self.target = self.folder if is_chief() else Path(tempfile.mkdtemp(prefix="matting-worker-"))
+        self.target = self.folder if is_chief() else scratch_folder(self.folder)
 
     @property
     def _json(self) -> Path:
@@ -71,8 +81,8 @@ class TrainingState(keras.callbacks.Callback):
     def restore(self, model: keras.Model) -> int:
         """Load the newest readable state into ``model`` (compiled); returns its step (0: none).
         A state saved with another number of steps per epoch is refused."""
-        if self.folder.is_dir():
-            remove_stale_temporaries(self.folder)  # a write cut short by a kill
+        if self.folder.is_dir() and self.target == self.folder:
+            remove_stale_temporaries(self.folder)  # a write cut short by a kill (the chief's own)
         if not self._json.is_file():
             return 0
         state = json.loads(self._json.read_text())
@@ -113,6 +123,13 @@ class TrainingState(keras.callbacks.Callback):
         self._save()
         if improved and self.best_path:
             save_model(self.model, self.where(self.best_path))
+
+    def clear(self) -> None:
+        """Training complete: remove the state, ``state.json`` first, so that a kill while the
+        folder is being removed leaves either the whole state or none, never a ``state.json``
+        naming a deleted file."""
+        (self.target / STATE_FILE).unlink(missing_ok=True)
+        shutil.rmtree(self.target, ignore_errors=True)
 
     def where(self, path: Path) -> Path:
         """Where this process writes ``path``: there (the chief), or in its scratch folder."""
