@@ -106,3 +106,16 @@ def test_a_fast_pipeline_exports_and_reloads(fast_pipeline, tmp_path, format):
         expected, got = fast_pipeline.predict(image), exported.predict(image)
         assert got.shape == shape[:2]
         assert np.abs(got - expected).max() <= TOLERANCE[format], shape
+
+
+def test_the_backbone_batch_norms_use_the_configured_momentum():
+    net = build_coarse_fast(bn_momentum=0.8)
+    backbone = net.get_layer("enc_backbone")
+    norms = [layer for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and {layer.momentum for layer in norms} == {0.8}
+    # and it survives a save: the momentum is in the backbone's config
+    assert {
+        layer["config"]["momentum"]
+        for layer in backbone.get_config()["layers"]
+        if layer["class_name"] == "BatchNormalization"
+    } == {0.8}
