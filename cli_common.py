@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from matting.errors import ConfigError, MattingError
+from matting.io.images import skipped_line, write_skipped
 from matting.layout import StageFiles
 
 
@@ -83,3 +84,17 @@ def run(stage: str, fn, cfg: DictConfig):
         sys.exit(2)
     print(f"[{stage}] finished in {time.perf_counter() - started:.1f} s", flush=True)
     return result
+
+
+def report_skipped(out_dir: str, done: int, verb: str, skipped: list[dict]) -> str:
+    """A folder run's skips: each printed, all listed in ``out_dir/skipped.csv``; returns the
+    run's last line (``N written, K skipped (see ...)``)."""
+    for skip in skipped:
+        print(f"skipped: {skip['reason']}")
+    return skipped_line(done, verb, skipped, write_skipped(out_dir, skipped))
+
+
+def exit_after_folder_run(result: dict) -> None:
+    """Print a folder run's last line and exit: 0 when nothing was skipped, 1 when something was."""
+    print(result["summary"])
+    sys.exit(1 if result["skipped"] else 0)

@@ -20,14 +20,13 @@ for a mistake in the command (``cli_common.run``), as for ``predict.py``.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
 import keras
 from omegaconf import DictConfig
 
-from cli_common import checkpoints, pipeline_options, plain, run
+from cli_common import checkpoints, exit_after_folder_run, pipeline_options, plain, report_skipped, run
 from matting.data.pipeline import split_files
 from matting.evaluation.report import (
     coarse_note,
@@ -40,7 +39,6 @@ from matting.evaluation.samples import load_folder_arrays, load_split_arrays
 from matting.evaluation.scoring import score, score_coarse, summarize, worst
 from matting.export import load_pipeline
 from matting.inference.pipeline import MattingPipeline
-from matting.io.images import skipped_line, write_skipped
 from matting.layout import EvalFiles
 from matting.models import build_coarse, build_fine
 
@@ -101,25 +99,20 @@ def evaluate_run(cfg: DictConfig) -> dict:
     write_report(cfg.out_dir, main_rows, summaries, table, skipped)
     write_tensorboard(str(files.tensorboard), summaries)
     print(table)
-    for skip in skipped:
-        print(f"skipped: {skip['reason']}")
     if "untrained" in summaries:
         ratio = summaries["untrained"]["mse"] / max(summaries["trained"]["mse"], 1e-12)
         print(f"\nuntrained / trained MSE: {ratio:.1f}x")
     print(f"report: {files.summary_md}, grids: {files.predictions}, {files.worst}")
-    listing = write_skipped(cfg.out_dir, skipped)
     return {
         "summaries": summaries,
         "skipped": skipped,
-        "summary": skipped_line(scored, "scored", skipped, listing),
+        "summary": report_skipped(cfg.out_dir, scored, "scored", skipped),
     }
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    result = run("evaluate", evaluate_run, cfg)
-    print(result["summary"])
-    sys.exit(1 if result["skipped"] else 0)
+    exit_after_folder_run(run("evaluate", evaluate_run, cfg))
 
 
 if __name__ == "__main__":

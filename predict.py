@@ -13,14 +13,11 @@ for a mistake in the command (``cli_common.run``).
 
 from __future__ import annotations
 
-import sys
-
 import hydra
 from omegaconf import DictConfig
 
-from cli_common import checkpoints, plain, run
+from cli_common import checkpoints, exit_after_folder_run, plain, report_skipped, run
 from matting.export import load_pipeline
-from matting.io.images import skipped_line, write_skipped
 from matting.predict import input_files, predict_files
 
 
@@ -37,19 +34,14 @@ def predict(cfg: DictConfig) -> dict:
         estimate_foreground_colours=cfg.estimate_foreground,
         max_pixels=cfg.max_pixels,
     )
-    for skip in result["skipped"]:
-        print(f"skipped: {skip['reason']}")
     print(f"outputs: {cfg.out_dir}")
-    listing = write_skipped(cfg.out_dir, result["skipped"])
-    result["summary"] = skipped_line(result["written"], "written", result["skipped"], listing)
+    result["summary"] = report_skipped(cfg.out_dir, result["written"], "written", result["skipped"])
     return result
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="predict")
 def main(cfg: DictConfig) -> None:
-    result = run("predict", predict, cfg)
-    print(result["summary"])
-    sys.exit(1 if result["skipped"] else 0)
+    exit_after_folder_run(run("predict", predict, cfg))
 
 
 if __name__ == "__main__":

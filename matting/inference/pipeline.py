@@ -3,23 +3,14 @@ the live :class:`MattingModule` or any exported artifact (:func:`matting.export.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from matting.errors import CheckpointError, ConfigError
+from matting.errors import ConfigError
 from matting.inference.module import MattingModule
 from matting.io.codecs import to_uint8
 from matting.models.loading import load_checkpoint
-
-
-def _load_keras(path: str | Path) -> keras.Model:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint (train that stage first, or fix the path)")
-    return load_checkpoint(path)
 
 
 class MattingPipeline:
@@ -53,7 +44,10 @@ class MattingPipeline:
     @classmethod
     def from_checkpoints(cls, coarse: str, fine: str, **sizes) -> MattingPipeline:
         """From the ``.keras`` files the two training scripts write."""
-        return cls.from_models(_load_keras(coarse), _load_keras(fine), **sizes)
+        hint = "train that stage first, or fix the path"
+        return cls.from_models(
+            load_checkpoint(coarse, missing=hint), load_checkpoint(fine, missing=hint), **sizes
+        )
 
     # -- inference ----------------------------------------------------------------------------------
 

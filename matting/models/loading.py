@@ -23,14 +23,15 @@ from keras.src.saving.serialization_lib import SafeModeScope  # no public call t
 from matting.errors import CheckpointError
 
 
-def load_checkpoint(path: str | Path) -> keras.Model:
-    """The model of the ``.keras`` file ``path``, uncompiled, in safe mode; a missing file, another
-    format, or a checkpoint Keras refuses (one holding code, a corrupt one) is a
-    :class:`CheckpointError` naming the file. (Importing :mod:`matting.models`, the package of this
-    module, registers the custom layers the checkpoints use.)"""
+def load_checkpoint(path: str | Path, *, missing: str = "") -> keras.Model:
+    """The model of the ``.keras`` file ``path``, uncompiled, in safe mode; a missing file (with
+    ``missing``: what to do about it), another format, or a checkpoint Keras refuses (one holding
+    code, a corrupt one) is a :class:`CheckpointError` naming the file. (Importing
+    :mod:`matting.models`, the package of this module, registers the custom layers the checkpoints
+    use.)"""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint")
+        raise CheckpointError(f"{path}: no such checkpoint" + (f" ({missing})" if missing else ""))
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise CheckpointError(f"{path}: not a .keras checkpoint (a zip written by model.save('x.keras'))")
     try:

@@ -214,9 +214,7 @@ def initialise(net: keras.Model, init_from: str | None, freeze_encoder: bool) ->
     architecture), and with ``freeze_encoder`` keep the encoder (the ``enc*`` layers) fixed."""
     if init_from:
         path = Path(init_from)
-        if not path.is_file():
-            raise CheckpointError(f"{path}: no such checkpoint to fine-tune from (train.init_from)")
-        source = load_checkpoint(path)
+        source = load_checkpoint(path, missing="the checkpoint to fine-tune from, train.init_from")
         if [w.shape for w in source.weights] != [w.shape for w in net.weights]:
             raise ConfigError(f"{path}: its architecture differs from model.{net.name.split('_')[0]}")
         net.set_weights(source.get_weights())
