@@ -25,6 +25,18 @@ def lines(log: Path, kind: str) -> list[str]:
     return [line.split(" ", 1)[1] for line in log.read_text().splitlines() if line.startswith(kind + " ")]
 
 
+def open_saves(log: Path) -> list[str]:
+    """The saves begun and not finished, in log order (a name is saved many times in one run)."""
+    begun: list[str] = []
+    for line in log.read_text().splitlines():
+        kind, _, name = line.partition(" ")
+        if kind == "save":
+            begun.append(name)
+        elif kind == "saved":
+            begun.remove(name)
+    return begun
+
+
 def wait_for(condition, proc, timeout: float = 120) -> bool:
     """Poll ``condition`` until true (True), the process exits or ``timeout`` passes (False)."""
     deadline = time.monotonic() + timeout
@@ -81,8 +93,7 @@ def test_a_fit_killed_anywhere_and_resumed_trains_each_kept_step_once(tmp_path):
         assert steps == list(range(saved + 1, saved + 1 + len(steps))), (run, saved, steps)
         state = check_on_disk(out)
         if run < 5 and proc.returncode == -signal.SIGKILL and run % 2:
-            unfinished = set(lines(log, "save")) - set(lines(log, "saved"))
-            mid_save += bool(unfinished)
+            mid_save += bool(open_saves(log))
         now = state.get("step", TOTAL if not (out / "backup").exists() else 0)
         assert saved <= now <= (steps[-1] if steps else saved), (run, saved, now, steps)
         kept += [s for s in steps if s <= now]  # the tail past the saved state is done again
