@@ -21,8 +21,9 @@ def build(cfg: DictConfig) -> dict:
         write_synthetic_dataset(**data["synthetic"])
     manifest = build_dataset(**data["build"])
     for split, info in manifest["splits"].items():
-        print(f"{split:>5}: {info['count']} composites in {len(info['shards'])} shards "
-              f"({info['foregrounds']} foregrounds, {info['backgrounds']} backgrounds)")  # fmt: skip
+        photos = f", {info['photos']} photo records of {info['photo_items']} photos" if info["photos"] else ""
+        print(f"{split:>5}: {info['count'] - info['photos']} composites{photos} in {len(info['shards'])} "
+              f"shards ({info['foregrounds']} foregrounds, {info['backgrounds']} backgrounds)")  # fmt: skip
     if manifest["skipped"]:
         print(f"skipped {len(manifest['skipped'])} files: see {data['build']['out_dir']}/manifest.json")
     return manifest

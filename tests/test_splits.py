@@ -29,7 +29,7 @@ def test_held_out_fractions_apply_to_each_source():
 
 
 def test_a_split_with_composites_to_make_needs_a_foreground_and_a_background():
-    items = [SimpleNamespace(source="s", group=f"s:{i}", id=f"s:{i}") for i in range(5)]
+    items = [SimpleNamespace(source="s", group=f"s:{i}", id=f"s:{i}", uses=("composite",)) for i in range(5)]
     splits = assign_splits(items, ["b0", "b1", "b2"], {"val": 0.2, "test": 0.2}, {"train": 1, "val": 1}, 0)
     listing = splits.listing()
     assert (

@@ -1,6 +1,10 @@
-"""Sources x backgrounds -> composites -> ``{split}-00000-of-000NN.tfrecord`` shards + manifest.
+"""Sources x backgrounds -> composites (and photos) -> ``{split}-00000-of-000NN.tfrecord`` shards + manifest.
 
-Determinism: the split of foregrounds and backgrounds and every composite depend only on the config
+Most records are composites: a foreground pasted on a background. With ``photo_share`` > 0 that
+fraction of each split's records are photos as they are, with their own background and their mask
+as alpha (items of sources whose ``uses`` include ``photo``): what composites lack, real scenes.
+
+Determinism: the split of foregrounds and backgrounds and every record depend only on the config
 and ``seed`` (each sample has its own generator seeded with ``[seed, split, index]``), so one config
 gives byte-identical shards. Resumability: a shard is written to a temporary file and renamed when
 complete; a build run again over the same folder keeps the shards that exist and writes the rest
@@ -20,11 +24,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from matting.data.composite import cover_crop, place_foreground
+from matting.data.composite import cover_crop, cover_window, place_foreground, resize_image
 from matting.data.features import encode_example, shard_name
 from matting.data.foreground_cache import load_foreground
 from matting.data.shards import Shard, process_pool, usable, write_shards
-from matting.data.sources import Foreground, list_backgrounds, load_sources
+from matting.data.sources import COMPOSITE, PHOTO, Foreground, list_backgrounds, load_sources
 from matting.data.splits import SPLITS, Splits, assign_splits
 from matting.errors import ConfigError, DataError
 from matting.io.files import write_atomic
@@ -55,21 +59,26 @@ def build_dataset(
     jpeg_quality: int = 95,
     layers: bool = False,
     layer_quality: int = 90,
+    photo_share: float = 0.0,
+    photo_zoom: float = 1.0,
     seed: int = 0,
     workers: int = 1,
 ) -> dict:
     """Build train / val / test shards under ``out_dir`` and write ``manifest.json``; returns it.
 
-    ``counts`` gives the number of composites per split (a split left out: none; no ``counts``:
-    ``CARD_COUNTS``, the model card's), ``holdout`` the fraction of foregrounds
+    ``counts`` gives the number of records per split (a split left out: none; no ``counts``:
+    ``CARD_COUNTS``, the model card's), ``holdout`` the fraction of foregrounds (photos included)
     and of backgrounds kept for val and test (no foreground or background is shared between splits).
     ``layers`` also stores each composite's foreground and background (two more JPEGs a record,
     at ``layer_quality``), which the refinement stage's compositional loss needs.
+    ``photo_share`` of each split's records are photos as they are (:func:`photo_record`), spread
+    evenly through it, each framed by a crop zoomed in by a random 1 to ``photo_zoom`` times.
     """
     settings = _settings(
         sources=sources, backgrounds=backgrounds, size=size, counts=counts, holdout=holdout,
         samples_per_shard=samples_per_shard, scale_range=scale_range, max_offset=max_offset,
-        max_drop=max_drop, jpeg_quality=jpeg_quality, layers=layers, layer_quality=layer_quality, seed=seed,
+        max_drop=max_drop, jpeg_quality=jpeg_quality, layers=layers, layer_quality=layer_quality,
+        photo_share=photo_share, photo_zoom=photo_zoom, seed=seed,
     )  # fmt: skip
     if workers <= 0:
         raise ConfigError(f"data.build.workers must be positive, got {workers}")
@@ -84,7 +93,9 @@ def build_dataset(
     # One pool of worker processes (each imports TensorFlow) checks the inputs and writes every split.
     with process_pool(workers) as pool:
         items, bgs = _check_inputs(pool, workers, items, bg_paths, skipped, settings)
-        splits = assign_splits(items, bgs, settings["holdout"], settings["counts"], seed)
+        share = settings["photo_share"]
+        photos = {split: sum(_photo_flags(int(n), share)) for split, n in settings["counts"].items()}
+        splits = assign_splits(items, bgs, settings["holdout"], settings["counts"], seed, photos)
         write_atomic(out / BUILD_FILE, _settings_text(settings).encode())  # the folder is now ours
         manifest = {"settings": settings, "splits": {}, "skipped": skipped}
         started = time.perf_counter()
@@ -108,7 +119,8 @@ def _settings(**given) -> dict:
         "layers": bool(given["layers"]),
     }
     _check_config(settings)
-    return settings
+    # 0 and 0.0 are one setting: build.json must not tell them apart.
+    return settings | {key: float(settings[key]) for key in ("photo_share", "photo_zoom")}
 
 
 def _check_config(settings: dict) -> None:
@@ -137,6 +149,27 @@ def _check_config(settings: dict) -> None:
     for key in ("jpeg_quality", "layer_quality"):
         if not 1 <= settings[key] <= 100:
             raise ConfigError(f"data.build.{key} must be in [1, 100], got {settings[key]}")
+    share, zoom = settings["photo_share"], settings["photo_zoom"]
+    if not _is_number(share) or not 0 <= share <= 1:
+        raise ConfigError(
+            f"data.build.photo_share must be a number in [0, 1] (the fraction of each split's records "
+            f"that are photos), got {share!r}"
+        )
+    if not _is_number(zoom) or zoom < 1:
+        raise ConfigError(
+            f"data.build.photo_zoom must be a number >= 1 (1: the least crop that fills the frame), "
+            f"got {zoom!r}"
+        )
+    if share > 0 and not any(PHOTO in (entry.get("uses") or ()) for entry in settings["sources"] or ()):
+        raise ConfigError(
+            f"data.build.photo_share is {share} but no entry of data.build.sources has {PHOTO!r} in its "
+            f"uses: add uses: [{PHOTO}] (or [{COMPOSITE}, {PHOTO}]) to a mask_folder or matte_folder entry, "
+            "or set data.build.photo_share=0"
+        )
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _foreground_problem(item: Foreground) -> str | None:
@@ -190,8 +223,27 @@ def make_composite(
     image = placed.over(bg, inplace=not with_layers)
     layers = (placed.canvas_fg(bg), bg) if with_layers else None
     alpha = placed.canvas_alpha()
-    # The mask from the stored 8-bit alpha, so records agree exactly: alpha > 0.5 <=> alpha >= 128.
-    return image, alpha, cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1], layers
+    return image, alpha, _coarse(alpha), layers
+
+
+def make_photo(
+    item: Foreground, size: tuple[int, int], rng: np.random.Generator, *, zoom=1.0, with_layers: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """One photo as it is, in the layout of :func:`make_composite`: the photo and its alpha cropped
+    to the aspect of ``size`` and scaled to it. The crop is the largest that fits, zoomed in by a
+    random 1 to ``zoom`` times (1: no more cut than the aspect needs, so the person stays in frame)
+    at a random place. ``with_layers``: the photo is both layers, so ``image = alpha * fg + (1 -
+    alpha) * bg`` holds and the compositional loss is 0 on it: a photo carries no layers."""
+    photo, alpha = item.load_photo()
+    window = cover_window(photo.shape, size, rng, rng.uniform(1.0, zoom))
+    image, alpha = resize_image(photo[window], size), resize_image(alpha[window], size)
+    return image, alpha, _coarse(alpha), (image, image) if with_layers else None
+
+
+def _coarse(alpha: np.ndarray) -> np.ndarray:
+    """The binary mask of a record, from its stored 8-bit alpha, so that records agree exactly:
+    alpha > 0.5 <=> alpha >= 128."""
+    return cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1]
 
 
 def composite_record(
@@ -215,9 +267,37 @@ def composite_record(
     )  # fmt: skip
 
 
+def photo_record(sample: tuple[int, Foreground], *, split: str, split_index: int, options: dict) -> bytes:
+    """Sample ``(i, photo)`` of ``split`` -> serialized Example of the photo as it is
+    (:func:`make_photo`), its generator seeded as :func:`composite_record`'s."""
+    i, item = sample
+    o = options
+    rng = np.random.default_rng([o["seed"], split_index, i])
+    image, alpha, coarse, layers = make_photo(
+        item, o["size"], rng, zoom=o["photo_zoom"], with_layers=o["with_layers"]
+    )
+    return encode_example(
+        image, alpha, coarse, source=item.source, coarse_quality=item.coarse_quality,
+        sample_id=f"{split}/{i}:{item.id}+photo", jpeg_quality=o["jpeg_quality"],
+        layers=layers, layer_quality=o["layer_quality"],
+    )  # fmt: skip
+
+
+def sample_record(
+    sample: tuple[int, Foreground, str], *, split: str, split_index: int, backgrounds: list, options: dict
+) -> bytes:
+    """Sample ``(i, item, use)`` -> :func:`photo_record` or :func:`composite_record` of ``(i, item)``."""
+    i, item, use = sample
+    if use == PHOTO:
+        return photo_record((i, item), split=split, split_index=split_index, options=options)
+    return composite_record(
+        (i, item), split=split, split_index=split_index, backgrounds=backgrounds, options=options
+    )
+
+
 def _options(settings: dict) -> dict:
-    """What :func:`composite_record` needs of the settings."""
-    keys = ("seed", "max_offset", "max_drop", "jpeg_quality", "layer_quality")
+    """What :func:`composite_record` and :func:`photo_record` need of the settings."""
+    keys = ("seed", "max_offset", "max_drop", "jpeg_quality", "layer_quality", "photo_zoom")
     return {key: settings[key] for key in keys} | {
         "size": tuple(settings["size"]),
         "scale_range": tuple(settings["scale_range"]),
@@ -225,30 +305,51 @@ def _options(settings: dict) -> dict:
     }
 
 
-def _plan(split: str, count: int, foregrounds: list, samples_per_shard: int) -> list[Shard]:
-    """The shards of a split: ``samples_per_shard`` samples each, sample ``i`` on foreground
-    ``i % len(foregrounds)``. Each shard holds only its own foregrounds: shards are pickled."""
+def _photo_flags(count: int, share: float) -> list[bool]:
+    """Whether each of a split's ``count`` samples is a photo: sample ``i`` is one where
+    ``floor((i + 1) * share)`` steps up, so the photos are spread evenly through the split, from
+    the index alone, about ``count * share`` in all."""
+    return [math.floor((i + 1) * share) > math.floor(i * share) for i in range(count)]
+
+
+def _plan(split: str, count: int, splits: Splits, share: float, samples_per_shard: int) -> list[Shard]:
+    """The shards of a split: ``samples_per_shard`` samples ``(i, item, use)`` each. The photos
+    (:func:`_photo_flags`) go round-robin over the split's photos, the composites round-robin over
+    its foregrounds (share 0: sample ``i`` on foreground ``i % len(foregrounds)``). Each shard
+    holds only its own items: shards are pickled."""
+    pools = {COMPOSITE: splits.foregrounds[split], PHOTO: splits.photos[split]}
+    made = {COMPOSITE: 0, PHOTO: 0}
+    samples = []
+    for i, is_photo in enumerate(_photo_flags(count, share)):
+        use = PHOTO if is_photo else COMPOSITE
+        samples.append((i, pools[use][made[use] % len(pools[use])], use))
+        made[use] += 1
     num_shards = math.ceil(count / samples_per_shard)
-    bounds = [(s * samples_per_shard, min(count, (s + 1) * samples_per_shard)) for s in range(num_shards)]
     return [
-        Shard(shard_name(split, s, num_shards), [(i, foregrounds[i % len(foregrounds)]) for i in range(*b)])
-        for s, b in enumerate(bounds)
+        Shard(shard_name(split, s, num_shards), samples[s * samples_per_shard : (s + 1) * samples_per_shard])
+        for s in range(num_shards)
     ]
 
 
 def _write_split(pool, out: Path, split_index: int, count: int, splits: Splits, settings: dict) -> dict:
     """Write the shards of one split (those not on disk yet); returns its entry of the manifest."""
     split = SPLITS[split_index]
-    fgs, bgs = splits.foregrounds[split], splits.backgrounds[split]
-    shards = _plan(split, count, fgs, settings["samples_per_shard"])
+    bgs = splits.backgrounds[split]
+    shards = _plan(split, count, splits, settings["photo_share"], settings["samples_per_shard"])
     record = functools.partial(
-        composite_record, split=split, split_index=split_index, backgrounds=bgs, options=_options(settings)
+        sample_record, split=split, split_index=split_index, backgrounds=bgs, options=_options(settings)
     )
+    by_use = {use: collections.Counter() for use in (COMPOSITE, PHOTO)}
+    for _, item, use in (sample for s in shards for sample in s.inputs):
+        by_use[use][item.source] += 1
     return {
         "count": count,
-        "foregrounds": len(fgs),
+        "photos": sum(by_use[PHOTO].values()),  # records; the rest are composites
+        "foregrounds": len(splits.foregrounds[split]),
         "backgrounds": len(bgs),
-        "by_source": dict(collections.Counter(item.source for s in shards for _, item in s.inputs)),
+        "photo_items": len(splits.photos[split]),
+        "by_source": dict(by_use[COMPOSITE]),  # composites
+        "photos_by_source": dict(by_use[PHOTO]),
         "shards": write_shards(pool, record, out, shards, desc=f"build {split}"),
     }
 
@@ -273,7 +374,8 @@ def _check_folder(out: Path, settings: dict) -> None:
     """Refuse a folder that holds another build, or anything that is not a build."""
     build_file = out / BUILD_FILE
     if build_file.is_file():
-        built = json.loads(build_file.read_text())
+        # A folder built before photo records existed holds composites only: these keys' defaults.
+        built = {"photo_share": 0.0, "photo_zoom": 1.0} | json.loads(build_file.read_text())
         if built.get("builder") != settings["builder"]:
             raise DataError(
                 f"{out}: was written by another version of the dataset builder (version "

@@ -2,7 +2,7 @@
 
 Images are ``[H, W, 3]`` and alphas ``[H, W]``: :func:`composite` takes float32 in [0, 1],
 :class:`Placed` blends uint8 (the builder's type), :func:`cover_crop` and :func:`place_foreground`
-keep whatever they are given.
+keep whatever they are given. :func:`cover_window` frames a background, and a photo used as it is.
 """
 
 from __future__ import annotations
@@ -31,19 +31,26 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (size[1], size[0]), interpolation=interpolation)
 
 
-def cover_crop(image: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """A random crop of ``image`` scaled to cover ``size`` (height, width), keeping its aspect.
+def cover_window(
+    shape: tuple[int, ...], size: tuple[int, int], rng: np.random.Generator, zoom: float = 1.0
+) -> tuple[slice, slice]:
+    """A random window of an image of ``shape`` with the aspect of ``size`` (height, width): the
+    largest that fits, made ``zoom`` times smaller (1: the least crop that covers ``size``).
 
-    Only the window that lands in the output is resized (the output is its exact size), rather
-    than the whole covering image and then a crop of it."""
+    Resizing only this window to ``size`` costs less than resizing the whole covering image and
+    then cropping it, and gives the same picture."""
     out_h, out_w = size
-    h, w = image.shape[:2]
-    scale = max(out_h / h, out_w / w)
+    h, w = shape[:2]
+    scale = max(out_h / h, out_w / w) * zoom
     win_h, win_w = min(h, max(1, round(out_h / scale))), min(w, max(1, round(out_w / scale)))
     top = int(rng.integers(0, h - win_h + 1))
     left = int(rng.integers(0, w - win_w + 1))
-    window = image[top : top + win_h, left : left + win_w]
-    return resize_image(window, (out_h, out_w))
+    return slice(top, top + win_h), slice(left, left + win_w)
+
+
+def cover_crop(image: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A random crop of ``image`` scaled to cover ``size`` (height, width), keeping its aspect."""
+    return resize_image(image[cover_window(image.shape, size, rng)], size)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,22 @@
 """The TFRecord layout: the one place where the keys and types of a record are written.
 
-A record is one composite at the dataset's output size:
+A record is one composite at the dataset's output size, or one photo as it is (its own background,
+its mask as alpha: ``data.build.photo_share``):
 
 =================  =======  ===============================================================
 key                type     content
 =================  =======  ===============================================================
-``image``          bytes    JPEG, RGB composite
+``image``          bytes    JPEG, RGB composite (or photo)
 ``alpha``          bytes    PNG, 8-bit alpha matte of the foreground in the composite
 ``coarse``         bytes    PNG, 1-bit binary person mask (decodes to 0 / 255)
 ``coarse_quality`` int64    1 when ``alpha`` itself only comes from a coarse mask (COCO), else 0
 ``source``         bytes    name of the foreground source (config entry)
-``sample_id``      bytes    ``{split}/{index}:{foreground id}+{background id}``
+``sample_id``      bytes    ``{split}/{index}:{foreground id}+{background id}``, for a photo
+                            ``{split}/{index}:{photo id}+photo``
 ``foreground``     bytes    optional (``data.build.layers``): JPEG, the foreground's colours
-                            in its placed box, the background elsewhere
-``background``     bytes    optional, with ``foreground``: JPEG, the background alone
+                            in its placed box, the background elsewhere (a photo: itself)
+``background``     bytes    optional, with ``foreground``: JPEG, the background alone (a
+                            photo: itself, so ``foreground - background`` is 0 on it)
 =================  =======  ===============================================================
 
 ``image = alpha * foreground + (1 - alpha) * background`` (before JPEG rounding): the layers let

@@ -12,7 +12,14 @@ A foreground source lists :class:`Foreground` items; each loads as ``(fg, alpha)
 ``{"type": "coco", "annotations": "instances_train2017.json", "images": "train2017/"}``
     COCO person instances (polygons or RLE), read with pycocotools: coarse-quality alpha.
 
-Items carry a ``group``: items of one group (the persons of one COCO photo) go to one split.
+``uses`` (matte and mask folders): ``[composite]`` (the default) pastes each item on backgrounds,
+``[photo]`` keeps it as the photo it is, with its own background (:meth:`Foreground.load_photo`),
+``[composite, photo]`` both; ``data.build.photo_share`` sets how many records are photos. A photo
+needs its whole frame labelled, so COCO persons are composites only: a COCO photo's other persons
+(crowds, the small ones the filters drop) have no mask of their own here.
+
+Items carry a ``group``: items of one group (the persons of one COCO photo) go to one split; an item
+used both ways is one item, so its composites and its photo records are in one split.
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ from matting.io.images import list_images, read_alpha, read_image
 # A foreground is scaled to most of the canvas height: below this many pixels a side (of the file, or
 # of the box where its alpha is not 0) it would be a blur, and pymatting cannot estimate 1x1.
 MIN_FOREGROUND_SIDE = 8
+# What an item is used as: a foreground pasted on backgrounds, or a photo kept as it is.
+COMPOSITE, PHOTO = "composite", "photo"
+USES = (COMPOSITE, PHOTO)
 
 
 def soften(mask: np.ndarray, feather: float) -> np.ndarray:
@@ -52,6 +62,7 @@ class Foreground:
     coarse_quality: bool = False  # alpha is only a coarse mask (COCO polygons, binary masks)
     estimate_foreground: bool = False  # fg_path is the photo: estimate the foreground colours
     feather: float = 0.0  # soft edge (px) for a binary mask
+    uses: tuple[str, ...] = (COMPOSITE,)  # composite foreground, photo as it is, or both
 
     @property
     def id(self) -> str:
@@ -100,6 +111,14 @@ class Foreground:
         if self.estimate_foreground:
             fg = to_uint8(estimate_foreground(fg, alpha / 255.0))
         return fg, alpha
+
+    def load_photo(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(photo, alpha)`` as uint8 arrays, the whole frame: the photo as it is, its own
+        background included (no foreground estimation), and its alpha softened as :meth:`load`
+        does. The same :class:`DataError` as :meth:`load` for the same files."""
+        photo, alpha = read_image(self.fg_path), read_alpha(self.alpha_path)
+        self._check(photo, alpha)
+        return photo, soften(alpha, self.feather)
 
 
 @dataclass(frozen=True)
@@ -178,6 +197,15 @@ def _paired(root: str, first: str, second: str) -> tuple[list[tuple[Path, Path]]
     return pairs, skipped
 
 
+def _uses(uses, name: str) -> tuple[str, ...]:
+    """A source entry's ``uses`` as a tuple in a fixed order; a clear error for anything else."""
+    if isinstance(uses, str) or not uses or not set(uses) <= set(USES):
+        raise ConfigError(
+            f"data.build.sources entry {name!r}: uses must be a non-empty list of {list(USES)}, got {uses!r}"
+        )
+    return tuple(use for use in USES if use in uses)
+
+
 def matte_folder(
     root: str,
     *,
@@ -185,25 +213,37 @@ def matte_folder(
     fg_dir: str = "fg",
     alpha_dir: str = "alpha",
     estimate_foreground: bool = False,
+    uses=(COMPOSITE,),
 ) -> tuple[list[Foreground], list[dict]]:
     """Foregrounds of an alpha-matte folder: ``root/fg_dir/X.*`` paired with ``root/alpha_dir/X.*``.
     With ``estimate_foreground`` the first folder holds photos, and the foreground colours are
-    estimated from photo and alpha (pymatting), so composites show no halo of the old background."""
+    estimated from photo and alpha (pymatting), so composites show no halo of the old background.
+    ``uses`` containing ``photo`` suits only that layout: a ``fg/`` folder has no real background."""
+    uses = _uses(uses, name)
     pairs, skipped = _paired(root, fg_dir, alpha_dir)
     items = [
-        Foreground(name, fg.stem, fg, alpha, estimate_foreground=estimate_foreground) for fg, alpha in pairs
+        Foreground(name, fg.stem, fg, alpha, estimate_foreground=estimate_foreground, uses=uses)
+        for fg, alpha in pairs
     ]
     return items, skipped
 
 
 def mask_folder(
-    root: str, *, name: str = "masks", image_dir: str = "image", mask_dir: str = "mask", feather: float = 1.0
+    root: str,
+    *,
+    name: str = "masks",
+    image_dir: str = "image",
+    mask_dir: str = "mask",
+    feather: float = 1.0,
+    uses=(COMPOSITE,),
 ) -> tuple[list[Foreground], list[dict]]:
     """Photos with binary person masks of matching basenames; the alpha is the mask with a
-    ``feather`` px soft edge, flagged coarse-quality."""
+    ``feather`` px soft edge, flagged coarse-quality. ``uses``: composite foregrounds, photos as
+    they are, or both (see the module docstring)."""
+    uses = _uses(uses, name)
     pairs, skipped = _paired(root, image_dir, mask_dir)
     items = [
-        Foreground(name, image.stem, image, mask, coarse_quality=True, feather=feather)
+        Foreground(name, image.stem, image, mask, coarse_quality=True, feather=feather, uses=uses)
         for image, mask in pairs
     ]
     return items, skipped

@@ -1,8 +1,9 @@
-"""The split policy: which foregrounds and backgrounds go to train, val and test.
+"""The split policy: which foregrounds, photos and backgrounds go to train, val and test.
 
-The pools are disjoint (no foreground or background is shared between splits), the persons of one
-photo stay in one split, and each source is held out in proportion. They depend only on the inputs,
-the held-out fractions and the seed.
+The pools are disjoint (no foreground, photo or background is shared between splits), the persons
+of one photo stay in one split, and each source is held out in proportion. The split is made per
+item, before the items are told apart by use, so an item used both as a composite foreground and
+as a photo is in one split. They depend only on the inputs, the held-out fractions and the seed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matting.data.sources import COMPOSITE, PHOTO
 from matting.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -48,36 +50,56 @@ def split_pool(
 
 @dataclass(frozen=True)
 class Splits:
-    """The foregrounds and the background paths of each split."""
+    """The composite foregrounds, the background paths and the photos (used as they are) of each
+    split; an item used both ways is in the foregrounds and the photos of one split."""
 
     foregrounds: dict[str, list]
     backgrounds: dict[str, list]
+    photos: dict[str, list]
 
     def listing(self) -> dict:
-        """Which foreground and background went to which split: the fixed, documented held-out
-        subsets (``splits.json``)."""
+        """Which foreground, background and photo went to which split: the fixed, documented
+        held-out subsets (``splits.json``)."""
         return {
             split: {
                 "foregrounds": sorted(item.id for item in self.foregrounds[split]),
                 "backgrounds": sorted(str(p) for p in self.backgrounds[split]),
+                "photos": sorted(item.id for item in self.photos[split]),
             }
             for split in SPLITS
         }
 
 
-def assign_splits(foregrounds: list, backgrounds: list, holdout: dict, counts: dict, seed: int) -> Splits:
-    """Split the foregrounds (by photo, per source) and the backgrounds with ``holdout``; a split
-    with composites to make but no foreground or no background is a :class:`DataError`."""
+def assign_splits(
+    items: list, backgrounds: list, holdout: dict, counts: dict, seed: int, photos: dict | None = None
+) -> Splits:
+    """Split the items (by photo, per source) and the backgrounds with ``holdout``; each item then
+    serves its split as a composite foreground, a photo, or both, as its ``uses`` says. ``photos``:
+    how many of each split's ``counts`` records are photos (none where not given). A split with
+    composites to make but no foreground or no background, or with photos to make but no photo, is
+    a :class:`DataError`."""
     rng = np.random.default_rng(seed)
-    fg_pools = split_pool(
-        foregrounds, holdout, rng, group=lambda item: item.group, stratum=lambda item: item.source
-    )
+    pools = split_pool(items, holdout, rng, group=lambda item: item.group, stratum=lambda item: item.source)
     bg_pools = split_pool(backgrounds, holdout, rng)
+    splits = Splits(
+        {split: [item for item in pool if COMPOSITE in item.uses] for split, pool in pools.items()},
+        bg_pools,
+        {split: [item for item in pool if PHOTO in item.uses] for split, pool in pools.items()},
+    )
     for split in SPLITS:
-        if int(counts.get(split, 0)) and not (fg_pools[split] and bg_pools[split]):
+        photo_count = (photos or {}).get(split, 0)
+        fgs, bgs = splits.foregrounds[split], bg_pools[split]
+        if int(counts.get(split, 0)) - photo_count and not (fgs and bgs):
             raise DataError(
-                f"split {split!r} got {len(fg_pools[split])} foregrounds and {len(bg_pools[split])} "
-                f"backgrounds: add data, lower data.build.holdout or set data.build.counts.{split}=0 "
-                "(one foreground and one background of each source always stay in train)"
+                f"split {split!r} got {len(fgs)} foregrounds and {len(bgs)} backgrounds: add data, lower "
+                f"data.build.holdout or set data.build.counts.{split}=0 (one foreground and one "
+                "background of each source always stay in train; foregrounds are the items of sources "
+                "whose uses include composite)"
             )
-    return Splits(fg_pools, bg_pools)
+        if photo_count and not splits.photos[split]:
+            raise DataError(
+                f"split {split!r} needs {photo_count} photo records but got no photo: add photos (a "
+                "source whose uses include photo), lower data.build.holdout or data.build.photo_share, "
+                f"or set data.build.counts.{split}=0 (one item of each source always stays in train)"
+            )
+    return splits
