@@ -125,6 +125,10 @@ def test_folder_evaluation_with_coarse_report_and_gt_mask(trained, tmp_path):
 def test_shared_preset_scores_real_photos(trained, tmp_path):
     overrides, _ = trained
     extra = ["experiment=shared_eval", "max_images=3", f"out_dir={tmp_path}", f"paths.shared_dir={SHARED}"]
+    # The tiny run trained on synthetic data only: its splits.json lists none of the real photos.
+    extra += [f"{key}.source=null" for key in ("folder", "coarse_folders.portraits", "coarse_folders.people")]
     summaries = evaluate(compose_config("evaluate", overrides + extra))
     assert summaries["trained"]["count"] == 3
-    assert np.isfinite(summaries["trained"]["mse"]) and 0 <= summaries["coarse stage"]["iou"] <= 1
+    assert np.isfinite(summaries["trained"]["mse"]) and 0 <= summaries["coarse stage, portraits"]["iou"] <= 1
+    assert summaries["coarse stage, people"]["count"] == 3
+    assert "never trained on this folder" in (tmp_path / "summary.md").read_text()

@@ -44,31 +44,45 @@ def coarse_note(coarse: dict, images: str) -> str:
 
 
 def write_report(
-    out_dir: str, rows: list[dict], summaries: dict[str, dict], table: str, skipped: list[dict] = ()
+    out_dir: str,
+    rows: list[dict],
+    summaries: dict[str, dict],
+    table: str,
+    skipped: list[dict] = (),
+    *,
+    photos: list[dict] = (),
 ) -> None:
-    """``per_image.csv`` (the main pipeline's rows), ``summary.json`` (with the ``skipped`` files)
-    and ``summary.md``."""
+    """``per_image.csv`` (the main pipeline's rows), ``summary.json`` (with the ``skipped`` files
+    and, for folder runs, which ``photos`` were scored: :meth:`Selection.summary`) and ``summary.md``."""
     files = EvalFiles(Path(out_dir))
     files.folder.mkdir(parents=True, exist_ok=True)
     with open(files.per_image, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    payload = {"scale": SCALE_NOTE, "pipelines": summaries, "skipped": list(skipped)}
+    payload = {"scale": SCALE_NOTE, "pipelines": summaries, "skipped": list(skipped), "photos": list(photos)}
     write_atomic(files.summary_json, json.dumps(payload, indent=2).encode())
     write_atomic(files.summary_md, (table + "\n").encode())
 
 
 def save_prediction_grid(
-    path: str, samples: list[dict], preds: list[np.ndarray], indices: list[int] | None = None
+    path: str,
+    samples: list[dict],
+    preds: list[np.ndarray],
+    indices: list[int] | None = None,
+    *,
+    others: list[list[np.ndarray]] = (),
+    captions: list[str] | None = None,
 ) -> None:
     """A PNG grid, one row per sample (all, or ``indices`` in that order): image, ground-truth
-    alpha, predicted alpha, |error| heat map."""
-    rows = []
+    alpha, predicted alpha, |error| heat map, then each of ``others`` (other predictions of the same
+    samples, e.g. a peer's masks); ``captions`` (one a sample) are written on the image."""
+    rows, texts = [], []
     for i in range(len(samples)) if indices is None else indices:
         gt = samples[i][ALPHA].astype(np.float32) / 255.0
-        rows.append([samples[i][IMAGE], gt, preds[i], error_map(preds[i], gt)])
-    save_grid(path, rows)
+        rows.append([samples[i][IMAGE], gt, preds[i], error_map(preds[i], gt), *(o[i] for o in others)])
+        texts.append(captions[i] if captions else "")
+    save_grid(path, rows, captions=texts)
 
 
 def write_tensorboard(log_dir: str, summaries: dict[str, dict], step: int = 0) -> None:

@@ -3,6 +3,7 @@ uint8 sample dicts (``id``, ``image`` [H, W, 3], ``alpha`` [H, W], optional ``tr
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from matting.data.features import ALPHA, IMAGE, SAMPLE_ID
@@ -21,20 +22,30 @@ def _pair_by_stem(folder: Path, stems: list[str]) -> dict[str, Path]:
 
 
 def load_folder_arrays(
-    images: str, alphas: str, trimaps: str | None = None, max_images: int | None = None
+    images: str,
+    alphas: str,
+    trimaps: str | None = None,
+    max_images: int | None = None,
+    stems: Collection[str] | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Image + alpha (+ trimap) files paired by basename, the layout of alphamatting.com, PPM-100,
     P3M-500 and AM-2k (``image/`` + ``alpha/``, ``original/`` + ``mask/``, ...).
 
     Returns the samples (uint8 ``image`` [H, W, 3], ``alpha`` [H, W], optional ``trimap``) and the
     skipped files with reasons: an image without an alpha, any file that cannot be read, an alpha or
-    trimap of another size than its image (the reason names both files and their sizes). A missing
-    folder, or no usable pair at all, is a :class:`DataError`.
+    trimap of another size than its image (the reason names both files and their sizes). With
+    ``stems``, only the images of those names (e.g. the held-out photos of
+    :func:`matting.evaluation.holdout.select_photos`), before ``max_images``; the others are
+    neither loaded nor listed as skipped. A missing folder, or no usable pair at all, is a
+    :class:`DataError`.
     """
     image_files = list_images(images)
-    stems = [p.stem for p in image_files]
-    alpha_files = _pair_by_stem(Path(alphas), stems)
-    trimap_files = _pair_by_stem(Path(trimaps), stems) if trimaps else {}
+    if stems is not None:
+        wanted = set(stems)
+        image_files = [p for p in image_files if p.stem in wanted]
+    names = [p.stem for p in image_files]
+    alpha_files = _pair_by_stem(Path(alphas), names)
+    trimap_files = _pair_by_stem(Path(trimaps), names) if trimaps else {}
     samples, skipped = [], []
     for path in image_files:
         if path.stem not in alpha_files:
@@ -49,7 +60,8 @@ def load_folder_arrays(
         if max_images and len(samples) >= max_images:
             break
     if not samples:
-        raise DataError(f"{images}: no image with a readable alpha in {alphas}")
+        among = "" if stems is None else f" among the {len(image_files)} selected"
+        raise DataError(f"{images}: no image with a readable alpha in {alphas}{among}")
     return samples, skipped
 
 

@@ -79,6 +79,7 @@ def summarize(rows: list[dict]) -> dict:
     return summary
 
 
-def worst(rows: list[dict], count: int, key: str = "mse") -> list[int]:
-    """Indices of the ``count`` rows with the highest ``key``, worst first."""
-    return sorted(range(len(rows)), key=lambda i: rows[i][key], reverse=True)[:count]
+def worst(rows: list[dict], count: int, key: str = "mse", *, higher_is_worse: bool = True) -> list[int]:
+    """Indices of the ``count`` rows with the highest ``key`` (the lowest with
+    ``higher_is_worse=False``, for a score such as IoU), worst first."""
+    return sorted(range(len(rows)), key=lambda i: rows[i][key], reverse=higher_is_worse)[:count]
