@@ -4,6 +4,7 @@ the config dispatch, and every export of a tiny fast pipeline."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import compose_config
 from test_export import TOLERANCE
 
@@ -34,10 +35,24 @@ def test_models_are_named_for_their_checkpoints():
     assert build_coarse_fast(**COARSE).name == "coarse" and build_fine_fast(**FINE).name == "fine"
 
 
-def test_untrained_residual_refinement_passes_the_coarse_mask_through():
+def test_untrained_residual_refinement_passes_the_mask_through_sharp_edges_included():
     x = np.random.default_rng(2).random((1, 32, 40, 4), dtype=np.float32)
+    x[0, :, 19:, 3] = 1.0  # a binary mask with a hard edge, as a true mask > 0.5 gives it
+    x[0, :, :19, 3] = 0.0
     y = build_fine_fast(**FINE)(x, training=False)
-    np.testing.assert_allclose(y[..., 0], np.clip(x[..., 3], 0.01, 0.99), atol=1e-5)
+    np.testing.assert_allclose(y[..., 0], x[..., 3], atol=1e-5)
+
+
+def test_clipped_output_still_learns_at_zero_and_one():
+    # Where the pass-through gives exactly 1 but the truth is 0.7 (hair over a mask's inside), the
+    # gradient must reach the weights: a plain clip would block it there.
+    fine = build_fine_fast(**FINE)
+    x = np.zeros((1, 32, 40, 4), np.float32)
+    x[..., 3] = 1.0
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.abs(fine(x, training=True) - 0.7))
+    grads = tape.gradient(loss, fine.trainable_variables)
+    assert sum(float(tf.reduce_sum(tf.abs(g))) for g in grads if g is not None) > 0
 
 
 @pytest.mark.parametrize("builder", [lambda: build_coarse_fast(**COARSE), lambda: build_fine_fast(**FINE)])

@@ -49,13 +49,15 @@ class MattingModule(tf.Module):
             [resize_bilinear(images, self.fine_size), resize_bilinear(guide, self.fine_size)], axis=-1
         )  # [B, 768, 640, 4]
         alpha = self.fine(fine_in, training=False)  # [B, 768, 640, 1]
+        # Both nets return maps in [0, 1], which a bilinear resize keeps (each output pixel is a
+        # weighted mean); the guided upsampling's linear fit can overshoot, so it is clipped.
         if self.upsample == "guided":
-            alpha = guided_upsample(alpha, images, height_width)
+            alpha = tf.clip_by_value(guided_upsample(alpha, images, height_width), 0.0, 1.0)
         else:
             alpha = resize_bilinear(alpha, height_width)
         return {
-            "alpha": tf.clip_by_value(alpha, 0.0, 1.0),
-            "coarse": tf.clip_by_value(resize_bilinear(coarse, height_width), 0.0, 1.0),
+            "alpha": alpha,
+            "coarse": resize_bilinear(coarse, height_width),
             "if_person": tf.reduce_max(coarse, axis=[1, 2, 3]),
         }
 

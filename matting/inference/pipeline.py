@@ -58,7 +58,7 @@ class MattingPipeline:
             raise ValueError(f"expected uint8 images [B, H, W, 3], got {images.dtype} {images.shape}")
         if min(images.shape[1:3]) == 0:
             raise ValueError(f"an image of zero pixels cannot be matted: {images.shape}")
-        alpha = self.backend(images.astype(np.float32) / 255.0)
+        alpha = self.backend(np.divide(images, np.float32(255.0), dtype=np.float32))  # one pass
         return np.asarray(alpha, np.float32)[..., 0]
 
     def predict(self, image: np.ndarray) -> np.ndarray:

@@ -4,8 +4,9 @@
   pretrained) to 1/32, squeeze-excite on the 1/32 features, a light decoder with skips back to 1/2.
 - Refinement net: RGB image + coarse mask -> alpha. One 4x4 conv of stride 4 to 1/4, inverted
   residuals at 1/4 and below, a light decoder back to 1/4, and a learned guided filter that returns
-  to full resolution with per-pixel ``A . image + b`` (Wu et al. 2018; RVM's deep guided filter).
-  Residual: the correction is added to the coarse mask's logit, and starts at zero.
+  to full resolution with per-pixel ``A . [image, mask] + b`` (Wu et al. 2018; RVM's deep guided
+  filter).
+  Residual: the output is the mask plus a correction that starts at zero.
 
 Both take NHWC float32 in [0, 1] and return a sigmoid map ``[B, H, W, 1]``. Decoder stages resize to
 their skips, so any height and width works. Layers of the encoders are named ``enc*`` (what
@@ -21,9 +22,8 @@ from keras import layers
 
 from matting.errors import ConfigError
 from matting.models.blocks import (
-    AddMaskLogit,
     ResizeLike,
-    SliceChannels,
+    UnitClip,
     guided_upsample,
     inverted_residual,
     squeeze_excite,
@@ -117,8 +117,9 @@ def build_fine_fast(
 
     ``filters``: widths at 1/4, 1/8, 1/16 ...; ``blocks``: inverted residuals (``expansion``) at each
     of those levels (an int: the same at each); ``guide_radius`` / ``guide_hidden``: the guided
-    filter's box radius (in 1/4-resolution pixels) and hidden width. With ``residual`` the output is
-    ``sigmoid(logit(mask) + correction)`` and passes the mask through at initialisation."""
+    filter's box radius (in 1/4-resolution pixels) and hidden width. With ``residual`` the guided
+    filter starts from the mask (its ``pass_through``) and the output is ``clip(mask + correction,
+    0, 1)``: at initialisation the mask itself, at full resolution; without, ``sigmoid(filter)``."""
     filters = _check_widths("model.fine", filters)
     blocks = [int(blocks)] * len(filters) if isinstance(blocks, int) else [int(b) for b in blocks]
     if len(blocks) != len(filters) or min(blocks) < 0 or min(blocks[1:]) < 1:
@@ -145,21 +146,22 @@ def build_fine_fast(
     x = squeeze_excite(skips.pop(), name="enc_context")  # global context at the deepest level
     for level in reversed(range(len(skips))):
         x = up_light(x, skips[level], filters[level], name=f"dec{level}", **options)
-    # Back to full resolution along the image's edges: the guide is the RGB image.
+    # Back to full resolution along the edges of the input: the guide is the image and the mask
+    # as they come (slicing the image out of the input would cost a full-resolution copy).
     head_init = "zeros" if residual else "glorot_uniform"
     logits = layers.Conv2D(1, 1, kernel_initializer=head_init, name="head")(x)  # [B, H/4, W/4, 1]
-    image = SliceChannels(0, 3, name="image")(inputs)  # [B, H, W, 3]
-    logits = guided_upsample(
+    out = guided_upsample(
         logits,
         x,
-        image,
-        factor=4,
+        inputs,
         radius=guide_radius,
         hidden=guide_hidden,
         bn_momentum=bn_momentum,
         name="guide",
+        pass_through=residual,
     )  # [B, H, W, 1] fmt: skip
-    if residual:
-        logits = AddMaskLogit(dtype="float32", name="add_mask_logit")(logits, inputs)
-    outputs = layers.Activation("sigmoid", dtype="float32", name="sigmoid")(logits)
+    if residual:  # alpha itself: the mask plus a correction, no logit or sigmoid at full size
+        outputs = UnitClip(dtype="float32", name="clip")(out)
+    else:
+        outputs = layers.Activation("sigmoid", dtype="float32", name="sigmoid")(out)
     return keras.Model(inputs, outputs, name="fine")
