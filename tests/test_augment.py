@@ -8,7 +8,14 @@ from matting.data.augment import augment_arrays, build_augmentation, tf_augment
 from matting.data.features import ALPHA, BACKGROUND, COARSE, FOREGROUND, IMAGE
 from matting.errors import ConfigError
 
-GEOMETRIC_ONLY = {"flip": 1.0, "crop": 1.0, "colour": 0.0, "blur": 0.0, "noise": 0.0, "jpeg": 0.0}
+# Every transform off; the tests turn on the ones they test.
+OFF = dict.fromkeys(
+    ["flip", "crop", "rotate", "fg_colour", "bg_colour", "bg_blur", "motion_blur", "colour", "grayscale",
+     "blur", "noise", "jpeg"],
+    0.0,
+)  # fmt: skip
+# Flip and a zoom-in crop window (no padding); no re-composite.
+GEOMETRIC_ONLY = {**OFF, "flip": 1.0, "crop": 1.0, "crop_scale": (0.6, 1.0)}
 
 
 def pattern(h=64, w=48):
@@ -35,7 +42,7 @@ def test_geometric_transforms_move_image_and_masks_together():
 
 def test_photometric_transforms_leave_the_masks_alone():
     image, alpha, coarse = pattern()
-    photometric = {"flip": 0.0, "crop": 0.0, "colour": 1.0, "blur": 1.0, "noise": 1.0, "jpeg": 1.0}
+    photometric = {**OFF, "colour": 1.0, "grayscale": 1.0, "blur": 1.0, "noise": 1.0, "jpeg": 1.0}
     out_image, out_alpha, out_coarse = augment_arrays(build_augmentation(**photometric), image, alpha, coarse)
     np.testing.assert_array_equal(out_alpha, alpha)
     np.testing.assert_array_equal(out_coarse, coarse)

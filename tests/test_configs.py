@@ -33,6 +33,7 @@ def test_demo_shrinks_the_card_settings():
 def test_config_keys_are_the_keyword_arguments_they_feed():
     import inspect
 
+    from matting.data.augment import build_augmentation
     from matting.data.build import build_dataset
     from matting.data.pipeline import make_dataset
     from matting.data.stages import CoarseStage, FineStage, degrade_alpha, make_stage
@@ -52,12 +53,17 @@ def test_config_keys_are_the_keyword_arguments_they_feed():
         for cfg, stage, loss in ((coarse, CoarseStage, bce_dice_loss), (fine, FineStage, alpha_loss)):
             assert set(cfg.train) <= params(train_stage)
             assert set(cfg.train.input) <= params(make_dataset)
+            # Every augmentation setting is written out in the config (seed: tests only).
+            assert set(cfg.train.input.augment) == params(build_augmentation) - {"seed"}
+            assert build_augmentation(**OmegaConf.to_container(cfg.train.input.augment)).recomposites
             filled = {"size", "net", "loss_weights", "coarse_size"}  # by make_stage, from model and loss
             assert set(cfg.train.get("examples") or {}) <= params(stage) - filled
             assert set(cfg.train.fit) <= params(fit_model)
             assert set(cfg.train.loss) <= params(loss)
-            assert set(cfg.model.coarse) <= params(build_unet) | {"arch"}
-            assert set(cfg.model.fine) <= params(build_unet) | {"arch"}
+            builders = {"unet": (build_unet, build_unet), "fast": (build_coarse_fast, build_fine_fast)}
+            coarse_builder, fine_builder = builders[cfg.model.coarse.arch]
+            assert set(cfg.model.coarse) <= params(coarse_builder) | {"arch"}
+            assert set(cfg.model.fine) <= params(fine_builder) | {"arch"}
             # The stage the config names is the one its examples and loss were checked against.
             model = OmegaConf.to_container(cfg.model, resolve=True)
             assert isinstance(make_stage(cfg.train.stage, model=model, loss={}), stage)

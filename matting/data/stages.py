@@ -17,6 +17,7 @@ from typing import ClassVar
 import keras
 import tensorflow as tf
 
+from matting.data.augment import recomposites
 from matting.data.features import ALPHA, BACKGROUND, COARSE, FOREGROUND, IMAGE, has_layers
 from matting.data.pipeline import make_dataset
 from matting.errors import CheckpointError, ConfigError
@@ -36,6 +37,7 @@ def degrade_alpha(
     max_shift: float = 0.0,
     hole_probability: float = 0.0,
     max_hole: float = 0.15,
+    clean_probability: float = 0.0,
     seed: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """A coarse mask as a coarse net might give it, made from the true ``alpha`` [H, W, 1].
@@ -49,7 +51,16 @@ def degrade_alpha(
     blur) of the thresholded alpha. Optionally, before the resample: shift by up to ``max_shift`` of
     the height and width (a misaligned prediction), and with ``hole_probability`` cut a rectangular
     hole of up to ``max_hole`` of each side (a missed part: a hand, a bag).
+
+    With ``clean_probability`` the mask is instead the alpha thresholded at 0.5 at full resolution:
+    a good mask (what ``refine_from=gt_mask`` gives, or a good segmenter), which the refinement must
+    learn to leave alone but for its soft edges. A net that only ever sees degraded masks learns to
+    smear every mask it gets.
     """
+    if not 0.0 <= clean_probability <= 1.0:
+        raise ConfigError(
+            f"train.examples.degrade.clean_probability is a probability in [0, 1], got {clean_probability}"
+        )
 
     def uniform(draw: int, minval, maxval, dtype=tf.float32):
         if seed is None:
@@ -84,8 +95,11 @@ def degrade_alpha(
         hole = (rows >= top) & (rows < top + hole_size[0]) & (cols >= left) & (cols < left + hole_size[1])
         cut = hole & (uniform(8, 0.0, 1.0) < hole_probability)
         mask = mask * (1.0 - tf.cast(cut, tf.float32)[None, ..., None])
-    mask = resize_bilinear(resize_bilinear(mask, coarse_size), size)
-    return tf.clip_by_value(mask[0], 0.0, 1.0)
+    mask = tf.clip_by_value(resize_bilinear(resize_bilinear(mask, coarse_size), size)[0], 0.0, 1.0)
+    if clean_probability:
+        clean = tf.cast(alpha > 0.5, tf.float32)
+        mask = tf.where(uniform(9, 0.0, 1.0) < clean_probability, clean, mask)
+    return mask
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -129,8 +143,13 @@ class Stage:
             raise ConfigError(f"model.{self.name}_size must be two positive numbers, got {self.size}")
         self._check(files)
         preprocess = self.preprocess(training=training, seed=seed)
+        # The layers also when the augmentation re-composites from them and every shard holds them
+        # (else it quietly leaves the images as they are).
+        with_layers = self.with_layers or (
+            training and recomposites(options.get("augment")) and all(map(has_layers, files))
+        )
         return make_dataset(
-            files, preprocess, training=training, seed=seed, with_layers=self.with_layers,
+            files, preprocess, training=training, seed=seed, with_layers=with_layers,
             batch_map=self.batch_map(), **options,
         )  # fmt: skip
 
