@@ -1,29 +1,30 @@
-"""Images per second of the training step and of the input pipeline alone, per stage.
+"""Images per second of the training step and of the input pipeline alone, per stage, as a preset
+trains them (its nets, sizes, augmentation, sources, batch size, loss and examples).
 
-    python benchmarks/train_throughput.py --shards data/shards/shared_real     # card sizes
-    python benchmarks/train_throughput.py --shards data/shards/synthetic_demo --coarse-size 96 80 \\
-        --fine-size 192 160
+    python benchmarks/train_throughput.py experiment=real
+    python benchmarks/train_throughput.py experiment=demo model=fast --batches 5
 
-The pipeline (read, decode, albumentations, resize, degrade, batch) is timed on its own; the step
-on one batch held in memory. The goal: the pipeline at least 3x the step, so training never waits.
-The refinement stage runs as configs/train/fine.yaml does: with the foreground and background layers
-and the compositional loss when the shards hold the layers.
+The arguments are Hydra overrides of the training configs (``train_coarse`` / ``train_fine``). The
+pipeline (read, decode, albumentations, resize, degrade, batch) is timed on its own; the step on one
+batch held in memory. The goal: the pipeline at least 3x the step, so training never waits.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import keras
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
-from matting.data.features import has_layers
 from matting.data.pipeline import split_files
 from matting.data.stages import make_stage
 from matting.tables import markdown_table
 
-AUGMENT = {"flip": 0.5, "crop": 0.5, "crop_scale": (0.6, 1.0), "colour": 0.5, "blur": 0.1, "noise": 0.1,
-           "jpeg": 0.2}  # fmt: skip
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def pipeline_rate(ds, batches: int, batch_size: int) -> float:
@@ -37,45 +38,61 @@ def pipeline_rate(ds, batches: int, batch_size: int) -> float:
 
 def step_rate(model, batch, loss, steps: int) -> float:
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
-    x, y = batch
-    model.train_on_batch(x, y)  # warm-up: tracing
+    x, y, *weights = batch
+    model.train_on_batch(x, y, *weights)  # warm-up: tracing
     started = time.perf_counter()
     for _ in range(steps):
-        model.train_on_batch(x, y)
+        model.train_on_batch(x, y, *weights)
     return steps * len(x) / (time.perf_counter() - started)
+
+
+def stage_row(cfg, batches: int) -> list[str]:
+    train = OmegaConf.to_container(cfg.train, resolve=True)
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    stage = make_stage(train["stage"], model=model, loss=train["loss"], **(train.get("examples") or {}))
+    files = split_files(cfg.data.shards_dir, "train")
+    batch_size = train["input"]["batch_size"]
+    ds = stage.dataset(files, training=True, seed=0, **train["input"])
+    pipeline = pipeline_rate(ds, batches, batch_size)
+    step = step_rate(stage.build_net(), next(iter(ds)), stage.loss, batches)
+    crop = (train.get("examples") or {}).get("crop")
+    size = "x".join(map(str, stage.size)) + (f" (crops {crop[0]}x{crop[1]})" if crop else "")
+    arch = model[stage.name].get("arch", "unet")
+    return [
+        stage.name,
+        arch,
+        size,
+        str(batch_size),
+        f"{pipeline:.1f}",
+        f"{step:.1f}",
+        f"{pipeline / step:.1f}x",
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--shards", required=True)
-    parser.add_argument("--coarse-size", type=int, nargs=2, default=[192, 160])
-    parser.add_argument("--fine-size", type=int, nargs=2, default=[768, 640])
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. experiment=real")
     parser.add_argument("--batches", type=int, default=10)
     args = parser.parse_args()
-
-    files = split_files(args.shards, "train")
-    with_layers = has_layers(files[0])
-    print(f"\n{args.shards}, batch {args.batch_size}, {args.batches} batches each; CPU; refinement "
-          f"{'with' if with_layers else 'without'} layers and compositional loss.\n")  # fmt: skip
     rows = []
-    model = {"coarse_size": args.coarse_size, "fine_size": args.fine_size, "coarse": {}, "fine": {}}
-    for name in ("coarse", "fine"):
-        loss = (
-            {"gradient_weight": 1.0, "composition_weight": 0.5 if with_layers else 0.0}
-            if name == "fine"
-            else {}
-        )
-        stage = make_stage(name, model=model, loss=loss)
-        ds = stage.dataset(files, batch_size=args.batch_size, augment=AUGMENT)
-        pipeline = pipeline_rate(ds, args.batches, args.batch_size)
-        step = step_rate(stage.build_net(), next(iter(ds)), stage.loss, args.batches)
-        height, width = stage.size
-        rows.append((name, f"{height}x{width}", f"{pipeline:.1f}", f"{step:.1f}", f"{pipeline / step:.1f}x"))
-    header = ["stage", "input", "pipeline images/s", "train step images/s", "pipeline / step"]
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        for name in ("train_coarse", "train_fine"):
+            cfg = compose(config_name=name, overrides=args.overrides)
+            rows.append(stage_row(cfg, args.batches))
+    print(f"\n{' '.join(args.overrides) or 'defaults'}: {args.batches} batches each; CPU.\n")
+    header = [
+        "stage",
+        "nets",
+        "input",
+        "batch",
+        "pipeline images/s",
+        "train step images/s",
+        "pipeline / step",
+    ]
     print(markdown_table(header, rows))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -57,6 +57,34 @@ def test_coarse_quality_records_get_their_weight(tmp_path):
     np.testing.assert_allclose(weight.numpy(), [0.25, 1.0])
 
 
+def test_only_the_records_of_the_given_sources_are_read(tmp_path):
+    from matting.data.features import SOURCE, encode_example
+    from matting.training.stage import _check_sources
+
+    image = np.zeros((16, 16, 3), np.uint8)
+    alpha = np.full((16, 16), 255, np.uint8)
+    path = tmp_path / "train-00000-of-00001.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for i, source in enumerate(["people", "toys", "people", "hair", "toys"]):
+            writer.write(encode_example(image, alpha, alpha, source=source, sample_id=str(i)))
+    source_of = lambda index, record: (record[SOURCE],)  # noqa: E731
+    read = lambda sources: [
+        s.decode()
+        for (batch,) in make_dataset(  # noqa: E731
+            [str(path)], source_of, batch_size=8, training=False, sources=sources
+        )
+        for s in batch.numpy()
+    ]
+    assert read(["people"]) == ["people", "people"]
+    assert read(["toys", "hair"]) == ["toys", "hair", "toys"]
+    assert read(None) == ["people", "toys", "people", "hair", "toys"]
+    assert count_records([str(path)], ["toys"]) == 2 and count_records([str(path)]) == 5
+    with pytest.raises(ConfigError, match="train.input.sources"):
+        read("people")  # a string, not a list
+    with pytest.raises(ConfigError, match=r"train.input.sources=\['statues'\]: no training record"):
+        _check_sources([str(path)], ["statues"], str(tmp_path))  # training would wait forever
+
+
 def test_records_are_read_with_their_layers_when_asked(tiny_root):
     files = split_files(tiny_root / "data/shards/tiny", "val")
     record = next(iter(read_records(files, with_layers=True)))

@@ -67,6 +67,22 @@ def test_degraded_mask_stays_near_the_thresholded_alpha():
         assert 0.0 <= mask.min() and mask.max() <= 1.0
 
 
+def test_clean_masks_are_the_thresholded_alpha_and_come_at_their_rate():
+    alpha = np.zeros((64, 48, 1), np.float32)
+    alpha[20:, 10:40] = 0.8
+    alpha[15:20, 10:40] = 0.3  # soft edge: below 0.5, so not in the clean mask
+    clean = (alpha > 0.5).astype(np.float32)
+    options = {"coarse_size": (16, 12), "max_morph": 0.05, "max_shift": 0.05}
+    masks = [degrade_alpha(tf.constant(alpha), clean_probability=0.5, seed=[s, 0], **options).numpy()
+             for s in range(40)]  # fmt: skip
+    exact = [np.array_equal(m, clean) for m in masks]
+    assert 8 <= sum(exact) <= 32  # about half of them
+    assert not any(np.array_equal(m, clean) for m in (
+        degrade_alpha(tf.constant(alpha), seed=[s, 0], **options).numpy() for s in range(10)))  # fmt: skip
+    with pytest.raises(ConfigError, match="clean_probability"):
+        degrade_alpha(tf.constant(alpha), clean_probability=1.5)
+
+
 def test_shifts_and_holes_stay_within_their_bounds():
     alpha = np.zeros((96, 80, 1), np.float32)
     alpha[30:, 20:60] = 1.0

@@ -10,8 +10,20 @@ from pathlib import Path
 import tensorflow as tf
 
 from matting.data.augment import build_augmentation, tf_augment
-from matting.data.features import COARSE_QUALITY, parse_example, shard_pattern
+from matting.data.features import (
+    ALPHA,
+    BACKGROUND,
+    COARSE,
+    COARSE_QUALITY,
+    FEATURE_SPEC,
+    FOREGROUND,
+    IMAGE,
+    SOURCE,
+    parse_example,
+    shard_pattern,
+)
 from matting.errors import ConfigError, DataError
+from matting.ops import resize_bilinear
 
 
 def split_files(shards_dir: str, split: str) -> list[str]:
@@ -25,9 +37,38 @@ def split_files(shards_dir: str, split: str) -> list[str]:
     return files
 
 
-def count_records(files: list[str]) -> int:
-    """How many records ``files`` hold (reads them once, without parsing)."""
-    return int(tf.data.TFRecordDataset(files).reduce(0, lambda n, _: n + 1))
+def count_records(files: list[str], sources: list[str] | None = None) -> int:
+    """How many records ``files`` hold (reads them once, parsing at most their source), of
+    ``sources`` only when given."""
+    ds = tf.data.TFRecordDataset(files)
+    if sources is not None:
+        ds = ds.filter(from_sources(sources))
+    return int(ds.reduce(0, lambda n, _: n + 1))
+
+
+def resized(size):
+    """A map function: every picture of a parsed record (image, alpha, mask, layers) resized."""
+    size = [int(s) for s in size]
+
+    def resize(example: dict) -> dict:
+        pictures = {k: v for k, v in example.items() if k in (IMAGE, ALPHA, COARSE, FOREGROUND, BACKGROUND)}
+        return example | {k: resize_bilinear(v, size) for k, v in pictures.items()}
+
+    return resize
+
+
+def from_sources(sources: list[str]):
+    """A ``tf.data`` predicate on serialized records: whether the record's source is one of
+    ``sources``. It parses the source alone, so the records left out are never decoded."""
+    if isinstance(sources, str) or not sources:
+        raise ConfigError(f"train.input.sources must be a non-empty list of source names, got {sources!r}")
+    names = tf.constant([str(name) for name in sources])
+    spec = {SOURCE: FEATURE_SPEC[SOURCE]}
+
+    def keep(serialized: tf.Tensor) -> tf.Tensor:
+        return tf.reduce_any(tf.equal(tf.io.parse_single_example(serialized, spec)[SOURCE], names))
+
+    return keep
 
 
 def read_records(files: list[str], with_layers: bool = False) -> tf.data.Dataset:
@@ -45,6 +86,8 @@ def make_dataset(
     shuffle_buffer: int = 256,
     augment: dict | None = None,
     coarse_quality_weight: float | None = None,
+    sources: list[str] | None = None,
+    augment_size: tuple[int, int] | None = None,
     with_layers: bool = False,
     seed: int | None = None,
     batch_map=None,
@@ -55,7 +98,11 @@ def make_dataset(
     ``index`` is the record's position in the stream (evaluation: the same record, the same index).
     ``augment``: :func:`matting.data.augment.build_augmentation`'s arguments (training only).
     ``coarse_quality_weight``: a weight joins each tuple, that of records whose alpha is only a
-    coarse mask (COCO, mask folders) set to it, others 1. ``with_layers``: the records' foreground
+    coarse mask (COCO, mask folders) set to it, others 1. ``sources``: only the records of these
+    sources (the config's source names), such as people alone for the coarse stage of a dataset
+    that also holds objects with true alpha for the refinement. ``augment_size``: (height, width)
+    every picture of a record is resized to (bilinear) before augmentation, when the net sees it
+    smaller still. ``with_layers``: the records' foreground
     and background are parsed too (they must hold them). ``batch_map``: a function of each batch's
     tuple, run after batching.
     """
@@ -72,11 +119,15 @@ def make_dataset(
     # stays fixed for evaluation.
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)  # fmt: skip
+    if sources is not None:
+        ds = ds.filter(from_sources(sources))
     if training:
         # Shuffle records before decoding them: the buffer holds small serialized records.
         ds = ds.shuffle(shuffle_buffer, seed=seed)
     # Decode; the layers only when asked (they double the decoding).
     ds = ds.map(lambda record: parse_example(record, with_layers), num_parallel_calls=tf.data.AUTOTUNE)
+    if augment_size is not None:
+        ds = ds.map(resized(augment_size), num_parallel_calls=tf.data.AUTOTUNE)
     if training and augment is not None:
         # albumentations on the full-resolution record; image, alpha, mask and layers move together.
         ds = ds.map(tf_augment(build_augmentation(**augment)), num_parallel_calls=tf.data.AUTOTUNE)

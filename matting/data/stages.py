@@ -45,12 +45,13 @@ def degrade_alpha(
     With ``seed`` (an int ``[2]`` tensor) the draws are stateless: the same seed, the same mask
     (used for validation, so every epoch scores the same inputs).
 
-    Steps: threshold at a random level in ``threshold_range``; dilate or erode by a random radius up
-    to ``max_morph`` of the height; resample down to ``coarse_size`` and back up (the blocky, soft
-    edge of a low-resolution prediction). The result stays within that radius (plus the resample's
-    blur) of the thresholded alpha. Optionally, before the resample: shift by up to ``max_shift`` of
-    the height and width (a misaligned prediction), and with ``hole_probability`` cut a rectangular
-    hole of up to ``max_hole`` of each side (a missed part: a hand, a bag).
+    Steps: threshold at a random level in ``threshold_range``; resample down to ``coarse_size``;
+    there, dilate or erode by a random radius up to ``max_morph`` of the height; resample back up
+    (the blocky, soft edge of a low-resolution prediction). The result stays within that radius
+    (plus the resample's blur) of the thresholded alpha. Optionally, at the coarse size too: shift
+    by up to ``max_shift`` of the height and width (a misaligned prediction), and with
+    ``hole_probability`` cut a rectangular hole of up to ``max_hole`` of each side (a missed part:
+    a hand, a bag).
 
     With ``clean_probability`` the mask is instead the alpha thresholded at 0.5 at full resolution:
     a good mask (what ``refine_from=gt_mask`` gives, or a good segmenter), which the refinement must
@@ -68,8 +69,12 @@ def degrade_alpha(
         draw_seed = tf.cast(seed, tf.int64) + tf.constant([0, 1_000_003], tf.int64) * draw
         return tf.random.stateless_uniform([], draw_seed, minval, maxval, dtype=dtype)
 
-    size = tf.shape(alpha)[:2]
+    full_size = tf.shape(alpha)[:2]
     mask = tf.cast(alpha > uniform(0, *threshold_range), tf.float32)[None]  # [1, H, W, 1]
+    # The rest at the coarse net's resolution, as its prediction would be (and 16x cheaper than
+    # the morphology at 768x640, which made the refinement's input pipeline its bottleneck).
+    mask = resize_bilinear(mask, coarse_size)
+    size = tf.constant([int(s) for s in coarse_size])
     max_radius = tf.cast(tf.cast(size[0], tf.float32) * max_morph, tf.int32)  # 0: no morphology
     radius = uniform(1, 0, max_radius + 1, tf.int32)
     # Dilation (or erosion, on the inverted mask) by a (2r+1)-square: r passes of a 3x3 max pool.
@@ -95,7 +100,7 @@ def degrade_alpha(
         hole = (rows >= top) & (rows < top + hole_size[0]) & (cols >= left) & (cols < left + hole_size[1])
         cut = hole & (uniform(8, 0.0, 1.0) < hole_probability)
         mask = mask * (1.0 - tf.cast(cut, tf.float32)[None, ..., None])
-    mask = tf.clip_by_value(resize_bilinear(resize_bilinear(mask, coarse_size), size)[0], 0.0, 1.0)
+    mask = tf.clip_by_value(resize_bilinear(mask, full_size)[0], 0.0, 1.0)
     if clean_probability:
         clean = tf.cast(alpha > 0.5, tf.float32)
         mask = tf.where(uniform(9, 0.0, 1.0) < clean_probability, clean, mask)
@@ -150,8 +155,13 @@ class Stage:
         )
         return make_dataset(
             files, preprocess, training=training, seed=seed, with_layers=with_layers,
-            batch_map=self.batch_map(), **options,
+            batch_map=self.batch_map(), augment_size=self.augment_size, **options,
         )  # fmt: skip
+
+    @property
+    def augment_size(self) -> tuple[int, int] | None:
+        """The (height, width) records are resized to before augmentation, or None: as they are."""
+        return None
 
     def preprocess(self, *, training: bool, seed: int | None):
         """``(index, record) -> (inputs, target)``: one example from a parsed record."""
@@ -172,6 +182,12 @@ class CoarseStage(Stage):
     name: ClassVar[str] = "coarse"
     _builder = staticmethod(build_coarse)
     _loss = staticmethod(bce_dice_loss)
+
+    @property
+    def augment_size(self) -> tuple[int, int]:
+        """Twice the net's input: augmenting 768x640 records (and their layers) for a 192x160 net
+        spent most of the input pipeline's time on pixels the resize then drops."""
+        return (2 * int(self.size[0]), 2 * int(self.size[1]))
 
     def preprocess(self, *, training: bool, seed: int | None):
         size = [int(s) for s in self.size]
@@ -282,7 +298,8 @@ def make_stage(name: str, *, model: dict, loss: dict | None = None, **examples) 
     ``examples``: the fine stage's ``crop``, ``degrade`` and ``coarse_predictions``."""
     loss = loss or {}
     if name == "coarse":
-        if examples:
+        examples = {key: value for key, value in examples.items() if value is not None}
+        if examples:  # a preset's per-stage settings may leave them null for the coarse stage
             raise ConfigError(
                 f"train.examples: {sorted(examples)} are for the fine stage, not the coarse one"
             )

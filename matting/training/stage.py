@@ -6,9 +6,11 @@ import math
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 
-from matting.data.pipeline import count_records, split_files
+from matting.data.pipeline import count_records, from_sources, split_files
 from matting.data.stages import make_stage
+from matting.errors import ConfigError
 from matting.layout import StageFiles
 from matting.training.fit import distribution_strategy, fit_model, initialise
 from matting.training.state import is_chief, saved_step
@@ -57,13 +59,15 @@ def train_stage(
     # A resumed run draws a new shuffle order rather than replaying the batches it already saw;
     # validation keeps its seed, so its degraded masks (and scores) stay comparable.
     train_seed = seed + saved_step(StageFiles(Path(out_dir), stage.name).backup)
-    train_ds = stage.dataset(split_files(shards_dir, "train"), training=True, seed=train_seed, **input)
-    val_files = split_files(shards_dir, "val")
+    train_files, val_files = split_files(shards_dir, "train"), split_files(shards_dir, "val")
+    if input.get("sources") is not None:
+        _check_sources(train_files, input["sources"], shards_dir)
+    train_ds = stage.dataset(train_files, training=True, seed=train_seed, **input)
     # Validation scores every record alike: no coarse-quality weights there.
     val_ds = stage.dataset(val_files, training=False, seed=seed, **{**input, "coarse_quality_weight": None})
     if fit.get("validation_steps") is None:
         # The whole val split each epoch; a known count spares Keras a pass to discover it.
-        steps = math.ceil(count_records(val_files) / input["batch_size"])
+        steps = math.ceil(count_records(val_files, input.get("sources")) / input["batch_size"])
         fit = {**fit, "validation_steps": steps}
     with strategy.scope():
         result = fit_model(net, train_ds, val_ds, loss=stage.loss, out_dir=out_dir, **fit)
@@ -71,3 +75,12 @@ def train_stage(
     images = (fit["epochs"] * fit["steps_per_epoch"] - result["start_step"]) * input["batch_size"]
     result["images_per_second"] = round(images / max(result["seconds"], 1e-9), 1)
     return result
+
+
+def _check_sources(files: list[str], sources: list[str], shards_dir: str) -> None:
+    """Refuse ``train.input.sources`` that keep no training record (training would wait forever)."""
+    if not any(True for _ in tf.data.TFRecordDataset(files).filter(from_sources(sources)).take(1)):
+        raise ConfigError(
+            f"train.input.sources={list(sources)}: no training record of these sources in {shards_dir} "
+            "(they are the names of the data.build.sources entries; see its manifest.json)"
+        )
