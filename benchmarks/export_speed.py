@@ -1,12 +1,13 @@
 """Milliseconds per image of every export format on this CPU, in one table.
 
-    python benchmarks/export_speed.py                       # card-sized nets, fresh weights
+    python benchmarks/export_speed.py                       # card-sized U-Nets, fresh weights
+    python benchmarks/export_speed.py --arch fast           # the fast pair (configs/model/fast.yaml)
     python benchmarks/export_speed.py --coarse outputs/default/coarse/coarse.keras \\
         --fine outputs/default/fine/fine.keras              # your trained checkpoints
     python benchmarks/export_speed.py --size 768 640 --repeats 10
 
 Speed does not depend on the weights, so fresh weights measure the architecture in
-``configs/model/unet.yaml`` (or ``--filters``). Each format is exported to a temporary folder, loaded
+``configs/model/<arch>.yaml``. Each format is exported to a temporary folder, loaded
 through ``MattingPipeline`` (the loop evaluation uses) and timed on one image after a warm-up call.
 """
 
@@ -17,10 +18,11 @@ import tempfile
 import time
 
 import numpy as np
+from model_speed import net_options
 
 from matting.export import export, load_pipeline
 from matting.inference.pipeline import MattingPipeline
-from matting.models import build_coarse_unet, build_fine_unet
+from matting.models import build_coarse, build_fine
 from matting.tables import markdown_table
 
 FORMATS = [
@@ -49,7 +51,7 @@ def main() -> None:
     )
     parser.add_argument("--coarse", help="coarse .keras checkpoint (default: fresh weights)")
     parser.add_argument("--fine", help="refinement .keras checkpoint (default: fresh weights)")
-    parser.add_argument("--filters", type=int, nargs="+", default=[16, 32, 64, 128])
+    parser.add_argument("--arch", default="unet", help="configs/model/<arch>.yaml, for fresh weights")
     parser.add_argument("--size", type=int, nargs=2, default=[768, 640], help="input height width")
     parser.add_argument("--coarse-size", type=int, nargs=2, default=[192, 160])
     parser.add_argument("--fine-size", type=int, nargs=2, default=[768, 640])
@@ -60,8 +62,9 @@ def main() -> None:
     if args.coarse and args.fine:
         live = MattingPipeline.from_checkpoints(args.coarse, args.fine, **sizes)
     else:
+        nets = net_options(args.arch)
         live = MattingPipeline.from_models(
-            build_coarse_unet(filters=args.filters), build_fine_unet(filters=args.filters), **sizes
+            build_coarse(**nets["coarse"]), build_fine(**nets["fine"]), **sizes
         )
     image = np.random.default_rng(0).integers(0, 256, (*args.size, 3), np.uint8)
     reference = live.predict(image)
@@ -80,7 +83,7 @@ def main() -> None:
 
     print(
         f"\nInput {args.size[0]}x{args.size[1]}, coarse net at {args.coarse_size}, refinement at "
-        f"{args.fine_size}, filters {args.filters}; {args.repeats} timed calls after a warm-up.\n"
+        f"{args.fine_size}, {args.coarse or args.arch}; {args.repeats} timed calls after a warm-up.\n"
     )
     header = ["format", "ms / image (median)", "ms / image (best)", "max abs alpha diff vs keras"]
     print(markdown_table(header, [(label, f"{m:.1f}", f"{b:.1f}", f"{e:.2e}") for label, m, b, e in rows]))

@@ -7,6 +7,7 @@ CPU build of torch that modelscope imports at start). Skipped where modelscope i
 import numpy as np
 import pytest
 from conftest import compose_config
+from test_fast_models import fast_pipeline  # noqa: F401 (a fixture: the tiny fast pair)
 
 from matting.export import export
 from matting.inference.pipeline import MattingPipeline
@@ -19,18 +20,13 @@ modelscope = pytest.importorskip(
 pytestmark = pytest.mark.interop
 
 
-def test_modelscope_pipeline_runs_our_export(trained, tmp_path):
+def check_modelscope_runs(ours: MattingPipeline, tmp_path) -> None:
+    """ModelScope's portrait-matting pipeline on our export of ``ours`` gives our RGBA."""
     from modelscope.outputs import OutputKeys
     from modelscope.pipelines import pipeline
     from modelscope.utils.constant import Tasks
 
-    overrides, _ = trained
-    cfg = compose_config("export", overrides)
-    ours = MattingPipeline.from_checkpoints(
-        cfg.coarse_checkpoint, cfg.fine_checkpoint, coarse_size=(32, 32), fine_size=(64, 64)
-    )
     folder = export(ours.module, str(tmp_path / "modelscope"), format="modelscope")
-
     matting = pipeline(Tasks.portrait_matting, model=str(folder))
     rng = np.random.default_rng(0)
     for shape in [(120, 96, 3), (77, 131, 3)]:
@@ -43,3 +39,16 @@ def test_modelscope_pipeline_runs_our_export(trained, tmp_path):
         np.testing.assert_array_equal(rgba[..., :3], image)
         expected = ours.predict_rgba(image)[..., 3].astype(int)
         assert np.abs(rgba[..., 3].astype(int) - expected).max() <= 1  # 8-bit rounding at most
+
+
+def test_modelscope_pipeline_runs_our_export(trained, tmp_path):
+    overrides, _ = trained
+    cfg = compose_config("export", overrides)
+    ours = MattingPipeline.from_checkpoints(
+        cfg.coarse_checkpoint, cfg.fine_checkpoint, coarse_size=(32, 32), fine_size=(64, 64)
+    )
+    check_modelscope_runs(ours, tmp_path)
+
+
+def test_modelscope_pipeline_runs_the_fast_pair(fast_pipeline, tmp_path):  # noqa: F811
+    check_modelscope_runs(fast_pipeline, tmp_path)
