@@ -85,6 +85,16 @@ def test_only_the_records_of_the_given_sources_are_read(tmp_path):
         _check_sources([str(path)], ["statues"], str(tmp_path))  # training would wait forever
 
 
+def test_records_can_be_resized_before_augmentation(tiny_root):
+    from matting.data.features import ALPHA, COARSE, FOREGROUND
+
+    files = split_files(tiny_root / "data/shards/tiny", "val")
+    shapes = lambda index, record: tuple(tf.shape(record[k]) for k in (IMAGE, ALPHA, COARSE, FOREGROUND))  # noqa: E731
+    ds = make_dataset(files, shapes, batch_size=1, training=False, augment_size=(24, 20), with_layers=True)
+    image, alpha, coarse, foreground = (s.numpy()[0].tolist() for s in next(iter(ds)))
+    assert image == foreground == [24, 20, 3] and alpha == coarse == [24, 20, 1]
+
+
 def test_records_are_read_with_their_layers_when_asked(tiny_root):
     files = split_files(tiny_root / "data/shards/tiny", "val")
     record = next(iter(read_records(files, with_layers=True)))
