@@ -89,6 +89,11 @@ def test_the_selection_keeps_exactly_the_held_out_and_the_unlisted_photos(tmp_pa
     # val counted as held out too, when asked
     both = select_photos(images, "portraits", SplitRecord.read(splits, ["val", "test"]))
     assert both.stems == ("c", "d", "e")
+    # a photo the builder skipped (its manifest, beside splits.json) is not scored either
+    (tmp_path / "manifest.json").write_text(json.dumps({"skipped": [{"path": str(images / "e.png"),
+                                                                     "reason": "empty mask"}]}))  # fmt: skip
+    refused = select_photos(images, "portraits", SplitRecord.read(splits))
+    assert refused.stems == ("d",) and refused.left_out["skipped by the build"] == 1
     # no splits file: every photo, and the line says loudly that training photos are in
     everything = select_photos(images, "portraits", None)
     assert everything.stems == STEMS and "NOT HELD OUT" in everything.describe()

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from matting.data.build import MANIFEST_FILE
 from matting.data.splits import SPLITS
 from matting.errors import ConfigError, DataError
 from matting.io.images import list_images
@@ -35,6 +36,7 @@ class SplitRecord:
     split_of: dict[str, str]  # foreground (or photo) id -> split
     held_out: tuple[str, ...] = HELD_OUT
     background_split: dict[str, str] = field(default_factory=dict)  # resolved path -> split
+    skipped: frozenset[str] = frozenset()  # resolved paths the builder skipped (manifest.json beside)
 
     @classmethod
     def read(cls, path: str | Path, held_out=HELD_OUT) -> SplitRecord:
@@ -67,7 +69,12 @@ class SplitRecord:
                 f"held-out splits {list(held_out)}: {path} has the splits {sorted(listing)} "
                 f"(the builder's are {list(SPLITS)})"
             )
-        return cls(str(path), split_of, held_out, backgrounds)
+        # A photo the builder refused (an empty or broken mask: its manifest says why) is not a
+        # photo the run never saw: its truth cannot be scored either.
+        manifest = path.parent / MANIFEST_FILE
+        skipped = json.loads(manifest.read_text()).get("skipped", []) if manifest.is_file() else []
+        skipped = frozenset(str(Path(entry["path"]).resolve()) for entry in skipped if "path" in entry)
+        return cls(str(path), split_of, held_out, backgrounds, skipped)
 
     def sources(self) -> list[str]:
         """The source names the record lists, sorted."""
@@ -141,7 +148,8 @@ def select_photos(
     and the sources it does list; so is source ``None`` for a folder of which the record lists half
     the photos or more (by name) under one source.
     A photo that served as a background of a split not held out is left out too (the record's
-    relative background paths are taken from the current folder, as the builder wrote them). A
+    relative background paths are taken from the current folder, as the builder wrote them), and so
+    is one the builder skipped (listed in the ``manifest.json`` beside the record). A
     folder of which every photo was trained on is a :class:`DataError`.
     """
     files = list_images(images)
@@ -170,9 +178,12 @@ def select_photos(
             f"({option}): a wrong source name? {hint}"
         )
     backgrounds = {p.stem: record.background_split.get(str(p.resolve())) for p in files}
+    refused = {p.stem for p in files if str(p.resolve()) in record.skipped}
     keep, left_out = [], Counter()
     for stem, split in splits.items():
-        if split is not None and split not in record.held_out:
+        if stem in refused:
+            left_out["skipped by the build"] += 1
+        elif split is not None and split not in record.held_out:
             left_out[split] += 1
         elif backgrounds.get(stem) is not None and backgrounds[stem] not in record.held_out:
             left_out[f"{backgrounds[stem]} (as a background)"] += 1
