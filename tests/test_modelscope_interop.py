@@ -6,6 +6,7 @@ CPU build of torch that modelscope imports at start). Skipped where modelscope i
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import compose_config
 from test_fast_models import fast_pipeline  # noqa: F401 (a fixture: the tiny fast pair)
 
@@ -27,18 +28,21 @@ def check_modelscope_runs(ours: MattingPipeline, tmp_path) -> None:
     from modelscope.utils.constant import Tasks
 
     folder = export(ours.module, str(tmp_path / "modelscope"), format="modelscope")
-    matting = pipeline(Tasks.portrait_matting, model=str(folder))
     rng = np.random.default_rng(0)
-    for shape in [(120, 96, 3), (77, 131, 3)]:
-        image = rng.integers(0, 256, shape, np.uint8)
-        path = tmp_path / f"{shape[0]}x{shape[1]}.png"
-        write_png(path, image)
-        bgra = matting(str(path))[OutputKeys.OUTPUT_IMG]
-        assert bgra.shape == (*shape[:2], 4)
-        rgba = bgra[..., [2, 1, 0, 3]]
-        np.testing.assert_array_equal(rgba[..., :3], image)
-        expected = ours.predict_rgba(image)[..., 3].astype(int)
-        assert np.abs(rgba[..., 3].astype(int) - expected).max() <= 1  # 8-bit rounding at most
+    images = [rng.integers(0, 256, shape, np.uint8) for shape in [(120, 96, 3), (77, 131, 3)]]
+    expected = [ours.predict_rgba(image)[..., 3].astype(int) for image in images]
+    # ModelScope imports the frozen graph into TF1's default graph: a second export loaded in the
+    # same process would find the first one's node names there. Each call gets its own graph.
+    with tf.Graph().as_default():
+        matting = pipeline(Tasks.portrait_matting, model=str(folder))
+        for image, alpha in zip(images, expected, strict=True):
+            path = tmp_path / f"{image.shape[0]}x{image.shape[1]}.png"
+            write_png(path, image)
+            bgra = matting(str(path))[OutputKeys.OUTPUT_IMG]
+            assert bgra.shape == (*image.shape[:2], 4)
+            rgba = bgra[..., [2, 1, 0, 3]]
+            np.testing.assert_array_equal(rgba[..., :3], image)
+            assert np.abs(rgba[..., 3].astype(int) - alpha).max() <= 1  # 8-bit rounding at most
 
 
 def test_modelscope_pipeline_runs_our_export(trained, tmp_path):
