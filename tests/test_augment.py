@@ -40,6 +40,15 @@ def test_geometric_transforms_move_image_and_masks_together():
         assert out_coarse[out_alpha >= 160].min() >= 128 and out_coarse[out_alpha <= 90].max() < 128
 
 
+def test_a_zoom_in_window_stays_inside_the_record():
+    # No output pixel may read past the record's edge: there the padding would blend in.
+    full = np.full((64, 48), 255, np.uint8)
+    for seed in range(50):
+        transform = build_augmentation(**{**GEOMETRIC_ONLY, "rotate": 0.0}, seed=seed)
+        _, out_alpha, _ = augment_arrays(transform, np.dstack([full] * 3), full, full)
+        assert out_alpha.min() == 255, f"seed {seed}"
+
+
 def test_photometric_transforms_leave_the_masks_alone():
     image, alpha, coarse = pattern()
     photometric = {**OFF, "colour": 1.0, "grayscale": 1.0, "blur": 1.0, "noise": 1.0, "jpeg": 1.0}
@@ -68,8 +77,8 @@ def test_probabilities_are_checked():
 def test_layers_follow_the_geometry_but_keep_their_colours():
     image, alpha, coarse = pattern()
     background = np.full_like(image, 40)
-    for options in (GEOMETRIC_ONLY, {**GEOMETRIC_ONLY, "colour": 1.0, "noise": 1.0}):
-        transform = build_augmentation(**options)
+    for seed, options in enumerate([GEOMETRIC_ONLY] * 20 + [{**GEOMETRIC_ONLY, "colour": 1.0, "noise": 1.0}]):
+        transform = build_augmentation(**options, seed=seed)
         out_image, out_alpha, _, (fg, bg) = augment_arrays(
             transform, image, alpha, coarse, (image, background)
         )

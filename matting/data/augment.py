@@ -77,7 +77,8 @@ class Augmentation:
         side, shift, angle = 1.0, np.zeros(2), 0.0
         if rng.random() < self.crop:
             side = math.exp(rng.uniform(math.log(self.crop_scale[0]), math.log(self.crop_scale[1])))
-            shift = rng.uniform(-1.0, 1.0, 2) * abs(1.0 - side) / 2 * np.array([width, height])
+            # Pixel centres: the window's outer pixel centres at most reach the record's.
+            shift = rng.uniform(-1.0, 1.0, 2) * abs(1.0 - side) / 2 * np.array([width - 1, height - 1])
         if rng.random() < self.rotate:
             angle = rng.uniform(-self.rotate_limit, self.rotate_limit)
         if side == 1.0 and angle == 0.0:
