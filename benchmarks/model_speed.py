@@ -8,6 +8,8 @@ trimap +-10 px around the true alpha > 0.5).
     python benchmarks/model_speed.py            # both archs, as configs/model/{unet,fast}.yaml set them
     python benchmarks/model_speed.py --arch fast --repeats 20 --no-closed-form
 
+Each net is timed as the pipeline runs it, its batch norms folded into its convolutions
+(``matting.models.folding``); parameters are the trained net's.
 FLOPs come from TensorFlow's profiler on the traced graph (multiply-adds count as two FLOPs; resizes,
 pooling and elementwise ops are not counted). "GFLOP/s" is what the net achieves; "of matmul" divides
 it by the rate of a 2048x2048 float32 matmul timed at the start of the run.
@@ -30,6 +32,7 @@ from peers import ROOT, pipeline_ms, timed, trimap_from_mask
 
 from matting.inference.pipeline import MattingPipeline
 from matting.models import build_coarse, build_fine
+from matting.models.folding import fold_batch_norms
 from matting.tables import markdown_table
 
 COARSE_SHAPE, FINE_SHAPE = (1, 192, 160, 3), (1, 768, 640, 4)
@@ -124,8 +127,9 @@ def main() -> None:
         coarse, fine = build_coarse(**options["coarse"]), build_fine(**options["fine"])
         for stage, model, shape in (("coarse", coarse, COARSE_SHAPE), ("refinement", fine, FINE_SHAPE)):
             size = "x".join(str(s) for s in shape[1:])
-            row(f"{arch}: {stage}", size, model.count_params(), flops(model, shape) / 1e9,
-                ms_per_image(model, shape, args.repeats))  # fmt: skip
+            folded = fold_batch_norms(model)  # as the pipeline runs it
+            row(f"{arch}: {stage}", size, model.count_params(), flops(folded, shape) / 1e9,
+                ms_per_image(folded, shape, args.repeats))  # fmt: skip
         pipeline = MattingPipeline.from_models(coarse, fine)  # the card sizes
         pipeline_times[arch] = pipeline_ms(pipeline, args.repeats)
         row(f"{arch}: whole pipeline", "768x640x3 (uint8)", coarse.count_params() + fine.count_params(),
