@@ -39,8 +39,9 @@ def _foldable_pairs(model: keras.Model) -> dict[int, layers.BatchNormalization]:
         if isinstance(layer, keras.Model):
             pairs.update(_foldable_pairs(layer))
             continue
-        last_axis = (-1, len(layer.input.shape) - 1)
-        if not isinstance(layer, layers.BatchNormalization) or layer.axis not in last_axis:
+        if not isinstance(layer, layers.BatchNormalization):
+            continue
+        if layer.axis not in (-1, len(layer.input.shape) - 1):  # channels last only
             continue
         conv = _producer(layer)
         if (
