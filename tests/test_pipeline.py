@@ -85,6 +85,35 @@ def test_only_the_records_of_the_given_sources_are_read(tmp_path):
         _check_sources([str(path)], ["statues"], str(tmp_path))  # training would wait forever
 
 
+def test_sources_with_shares_set_each_sources_part_of_training(tmp_path):
+    from matting.data.features import SOURCE, encode_example
+    from matting.training.stage import _check_sources
+
+    image = np.zeros((16, 16, 3), np.uint8)
+    alpha = np.full((16, 16), 255, np.uint8)
+    path = tmp_path / "train-00000-of-00001.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:  # people 9 records in 10, toys 1, hair 2
+        for i, source in enumerate(["people"] * 18 + ["toys"] * 2 + ["hair"] * 4):
+            writer.write(encode_example(image, alpha, alpha, source=source, sample_id=str(i)))
+    source_of = lambda index, record: (record[SOURCE],)  # noqa: E731
+    shares = {"people": 1.0, "toys": 3.0, "hair": 0}  # 1 : 3, hair left out
+    ds = make_dataset([str(path)], source_of, batch_size=100, shuffle_buffer=8, sources=shares, seed=0)
+    drawn = [s.decode() for (batch,) in ds.take(20) for s in batch.numpy()]
+    assert set(drawn) == {"people", "toys"}
+    assert drawn.count("toys") / len(drawn) == pytest.approx(0.75, abs=0.03)
+    # Evaluation reads every record of the sources with a share, once.
+    evaluation = make_dataset([str(path)], source_of, batch_size=100, training=False, sources=shares)
+    read = sorted(s.decode() for (batch,) in evaluation for s in batch.numpy())
+    assert read == ["people"] * 18 + ["toys"] * 2
+    assert count_records([str(path)], shares) == 20
+    _check_sources([str(path)], shares, str(tmp_path))
+    with pytest.raises(ConfigError, match=r"train.input.sources=\['statues'\]: no training record of this"):
+        _check_sources([str(path)], {"people": 1, "statues": 1}, str(tmp_path))  # it would wait forever
+    for bad in ({"people": -1}, {"people": 0}, {"people": "half"}):
+        with pytest.raises(ConfigError, match="share"):
+            make_dataset([str(path)], source_of, sources=bad)
+
+
 def test_records_can_be_resized_before_augmentation(tiny_root):
     from matting.data.features import ALPHA, COARSE, FOREGROUND
 

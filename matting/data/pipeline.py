@@ -5,6 +5,7 @@ passed in, batch, prefetch. What an example of each training stage is lives in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import tensorflow as tf
@@ -57,9 +58,30 @@ def resized(size):
     return resize
 
 
-def from_sources(sources: list[str]):
+def source_shares(sources) -> dict[str, float] | None:
+    """``train.input.sources`` as {name: share of the training records}, shares summing to 1, when
+    it is a mapping; None for a list (the sources' records in the proportions the shards hold)."""
+    if not isinstance(sources, Mapping):
+        return None
+    try:
+        shares = {str(name): float(share) for name, share in sources.items()}
+    except (TypeError, ValueError):
+        shares = {}
+    total = sum(shares.values())
+    if not shares or any(not share >= 0 for share in shares.values()) or not total > 0:
+        raise ConfigError(
+            "train.input.sources as a mapping gives each source a share of the training records "
+            f"(numbers >= 0, not all 0), got {dict(sources)!r}"
+        )
+    return {name: share / total for name, share in shares.items() if share > 0}
+
+
+def from_sources(sources):
     """A ``tf.data`` predicate on serialized records: whether the record's source is one of
-    ``sources``. It parses the source alone, so the records left out are never decoded."""
+    ``sources`` (names, or a mapping {name: share}: the names of a share above 0). It parses the
+    source alone, so the records left out are never decoded."""
+    if isinstance(sources, Mapping):
+        sources = list(source_shares(sources))
     if isinstance(sources, str) or not sources:
         raise ConfigError(f"train.input.sources must be a non-empty list of source names, got {sources!r}")
     names = tf.constant([str(name) for name in sources])
@@ -100,7 +122,9 @@ def make_dataset(
     ``coarse_quality_weight``: a weight joins each tuple, that of records whose alpha is only a
     coarse mask (COCO, mask folders) set to it, others 1. ``sources``: only the records of these
     sources (the config's source names), such as people alone for the coarse stage of a dataset
-    that also holds objects with true alpha for the refinement. ``augment_size``: (height, width)
+    that also holds objects with true alpha for the refinement; a mapping {name: share} also sets
+    each source's share of the training records (:func:`source_shares`; evaluation reads every
+    record of those with a share above 0). ``augment_size``: (height, width)
     every picture of a record is resized to (bilinear) before augmentation, when the net sees it
     smaller still. ``with_layers``: the records' foreground
     and background are parsed too (they must hold them). ``batch_map``: a function of each batch's
@@ -119,7 +143,13 @@ def make_dataset(
     # stays fixed for evaluation.
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)  # fmt: skip
-    if sources is not None:
+    shares = source_shares(sources) if training else None
+    if shares and len(shares) > 1:
+        # Each record drawn from a source chosen by its share: a stream per source (each reads
+        # every shard and keeps its own records; reading serialized records is cheap beside decoding).
+        streams = [ds.filter(from_sources([name])) for name in shares]
+        ds = tf.data.Dataset.sample_from_datasets(streams, weights=list(shares.values()), seed=seed)
+    elif sources is not None:
         ds = ds.filter(from_sources(sources))
     if training:
         # Shuffle records before decoding them: the buffer holds small serialized records.

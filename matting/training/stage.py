@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from matting.data.pipeline import count_records, from_sources, split_files
+from matting.data.pipeline import count_records, from_sources, source_shares, split_files
 from matting.data.stages import make_stage
 from matting.errors import ConfigError
 from matting.layout import StageFiles
@@ -77,10 +77,15 @@ def train_stage(
     return result
 
 
-def _check_sources(files: list[str], sources: list[str], shards_dir: str) -> None:
-    """Refuse ``train.input.sources`` that keep no training record (training would wait forever)."""
-    if not any(True for _ in tf.data.TFRecordDataset(files).filter(from_sources(sources)).take(1)):
-        raise ConfigError(
-            f"train.input.sources={list(sources)}: no training record of these sources in {shards_dir} "
-            "(they are the names of the data.build.sources entries; see its manifest.json)"
-        )
+def _check_sources(files: list[str], sources, shards_dir: str) -> None:
+    """Refuse ``train.input.sources`` that keep no training record, or with shares, a source with a
+    share and no record (training would wait forever)."""
+    shares = source_shares(sources)
+    groups = [[name] for name in shares] if shares else [list(sources)]
+    for names in groups:
+        if not any(True for _ in tf.data.TFRecordDataset(files).filter(from_sources(names)).take(1)):
+            raise ConfigError(
+                f"train.input.sources={names if shares else list(sources)}: no training record of "
+                f"{'this source' if shares else 'these sources'} in {shards_dir} "
+                "(they are the names of the data.build.sources entries; see its manifest.json)"
+            )
