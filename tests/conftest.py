@@ -40,6 +40,7 @@ def tiny_overrides(root: Path) -> list[str]:
 
 def tiny_model_overrides() -> list[str]:
     return [
+        "model=unet",  # the lightest nets at 32x32 (the fast coarse net reaches 1/32)
         "model.coarse_size=[32,32]",
         "model.fine_size=[64,64]",
         "model.coarse.filters=[4,8]",
