@@ -108,7 +108,7 @@ def _run_script(script: str, *overrides: str) -> subprocess.CompletedProcess:
         ("train_coarse.py", ["model.coarse.filters=[8,0]"], "filters must list"),
         (
             "train_coarse.py",
-            ["model.coarse_size=[100,80]"],
+            ["model=unet", "model.coarse_size=[100,80]"],  # the U-Nets halve it three times
             "model.coarse_size must be two positive multiples of 8",
         ),
     ],
