@@ -45,8 +45,7 @@ def _foldable_pairs(model: keras.Model) -> dict[int, layers.BatchNormalization]:
             continue
         conv = _producer(layer)
         if (
-            isinstance(conv, FOLDABLE)
-            and type(conv) in FOLDABLE  # not a subclass with its own call
+            type(conv) in FOLDABLE  # exactly these: not a subclass with its own call
             and conv.get_config().get("activation") in (None, "linear")
             and conv.data_format == "channels_last"
             and len(conv._inbound_nodes) == 1
