@@ -2,11 +2,12 @@
 (coarse 192x160, refinement 768x640, a 768x640 input), beside this machine's matmul rate and two
 peers timed in the same run: MediaPipe Selfie Segmentation (ms per image, in .venv-mediapipe) and
 closed-form matting (pymatting ``estimate_alpha_cf``, s per image on ../shared/data/alphamatting,
-trimap +-10 px around the true alpha > 0.5).
+trimap +-10 px around the true alpha > 0.5). The whole pipeline is timed twice: in TensorFlow (what
+evaluation, the SavedModel and ModelScope's frozen graph run) and exported to ONNX, in ONNX Runtime.
 
     make mediapipe-venv                                   # once; MediaPipe is skipped without it
     python benchmarks/model_speed.py            # both archs, as configs/model/{unet,fast}.yaml set them
-    python benchmarks/model_speed.py --arch fast --repeats 20 --no-closed-form
+    python benchmarks/model_speed.py --arch fast --repeats 20 --no-closed-form --no-onnx
 
 Each net is timed as the pipeline runs it, its batch norms folded into its convolutions
 (``matting.models.folding``); parameters are the trained net's.
@@ -30,6 +31,7 @@ import tensorflow as tf
 from omegaconf import OmegaConf
 from peers import ROOT, pipeline_ms, timed, trimap_from_mask
 
+from matting.export import export, load_pipeline
 from matting.inference.pipeline import MattingPipeline
 from matting.models import build_coarse, build_fine
 from matting.models.folding import fold_batch_norms
@@ -112,6 +114,7 @@ def main() -> None:
     parser.add_argument("--mediapipe-python", type=Path, default=ROOT / ".venv-mediapipe" / "bin" / "python")
     parser.add_argument("--closed-form-images", type=int, default=None, help="default: all")
     parser.add_argument("--no-closed-form", action="store_true")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime pipeline")
     args = parser.parse_args()
 
     rate = matmul_gflops()
@@ -131,9 +134,16 @@ def main() -> None:
             row(f"{arch}: {stage}", size, model.count_params(), flops(folded, shape) / 1e9,
                 ms_per_image(folded, shape, args.repeats))  # fmt: skip
         pipeline = MattingPipeline.from_models(coarse, fine)  # the card sizes
+        params = coarse.count_params() + fine.count_params()
+        gflop = flops(pipeline.module, (1, 768, 640, 3)) / 1e9
         pipeline_times[arch] = pipeline_ms(pipeline, args.repeats)
-        row(f"{arch}: whole pipeline", "768x640x3 (uint8)", coarse.count_params() + fine.count_params(),
-            flops(pipeline.module, (1, 768, 640, 3)) / 1e9, pipeline_times[arch])  # fmt: skip
+        row(f"{arch}: whole pipeline", "768x640x3 (uint8)", params, gflop, pipeline_times[arch])
+        if not args.no_onnx:
+            with tempfile.TemporaryDirectory() as tmp:
+                onnx = load_pipeline("onnx", str(export(pipeline.module, f"{tmp}/onnx", format="onnx")))
+                pipeline_times[f"{arch} (ONNX Runtime)"] = pipeline_ms(onnx, args.repeats)
+            row(f"{arch}: whole pipeline, ONNX Runtime", "768x640x3 (uint8)", params, gflop,
+                pipeline_times[f"{arch} (ONNX Runtime)"])  # fmt: skip
 
     mediapipe = mediapipe_ms(args.mediapipe_python, args.shared / "portraits")
     closed_form = (

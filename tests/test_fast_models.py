@@ -12,6 +12,7 @@ from matting.errors import ConfigError
 from matting.export import export, load_pipeline
 from matting.inference.pipeline import MattingPipeline
 from matting.models import build_coarse, build_fine
+from matting.models.blocks import ChannelDot
 from matting.models.fast import build_coarse_fast, build_fine_fast, mobilenet_v2_features
 
 # Tiny widths: seconds to build and run.
@@ -28,6 +29,16 @@ def test_shapes_and_range_at_any_size():
         for y in (mask, alpha):
             assert y.shape == (2, height, width, 1)
             assert y.min() >= 0.0 and y.max() <= 1.0
+
+
+def test_the_channel_dot_product_is_the_sum_over_channels():
+    rng = np.random.default_rng(3)
+    a, b = (rng.normal(size=(2, 9, 7, 4)).astype(np.float32) for _ in range(2))
+    expected = (a * b).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(ChannelDot()(a, b).numpy(), expected, rtol=1e-5, atol=1e-5)
+    # channels unknown until run time (no kernel can be made): the plain sum
+    dot = tf.function(ChannelDot(), input_signature=[tf.TensorSpec([None, None, None, None])] * 2)
+    np.testing.assert_allclose(dot(a, b).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_models_are_named_for_their_checkpoints():

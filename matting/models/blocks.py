@@ -192,10 +192,16 @@ class ResizeLike(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="matting")
 class ChannelDot(layers.Layer):
-    """``sum(a * b, axis=-1)``, kept as ``[B, H, W, 1]``: a per-pixel dot product over channels."""
+    """``sum(a * b, axis=-1)``, kept as ``[B, H, W, 1]``: a per-pixel dot product over channels.
+
+    The sum is a 1x1 convolution with a kernel of ones: over a handful of channels at 768x640,
+    TensorFlow's CPU reduction along the last axis takes half again as long."""
 
     def call(self, a, b):
-        return keras.ops.sum(a * b, axis=-1, keepdims=True)
+        if a.shape[-1] is None:
+            return keras.ops.sum(a * b, axis=-1, keepdims=True)
+        ones = keras.ops.ones((1, 1, a.shape[-1], 1), dtype=a.dtype)
+        return keras.ops.conv(a * b, ones)
 
     def compute_output_shape(self, a_shape, b_shape):
         return (*a_shape[:-1], 1)
