@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from matting.data.pipeline import read_records, split_files
-from matting.data.stages import CoarseStage, FineStage, degrade_alpha, make_stage
+from matting.data.stages import CoarseStage, FineStage, degrade_alpha, make_stage, random_crop
 from matting.errors import CheckpointError, ConfigError
 from matting.losses import alpha_loss, bce_dice_loss
 from matting.ops import resize_bilinear
@@ -121,6 +121,39 @@ def test_refinement_can_train_on_random_crops(tiny_root):
     assert inputs.shape == (2, 32, 24, 4) and target.shape == (2, 32, 24, 1)
     with pytest.raises(ConfigError, match="train.examples.crop"):
         FineStage((64, 48), crop=[80, 24]).dataset(files)
+
+
+def test_edge_crops_centre_on_soft_alpha_and_stay_inside_the_frame():
+    alpha = np.zeros((96, 80), np.float32)
+    alpha[:, 60:] = 1.0
+    alpha[:6, 58:62] = 0.5  # a few soft pixels, in one corner
+    stacked = tf.constant(np.stack([alpha, np.arange(96 * 80, dtype=np.float32).reshape(96, 80)], -1))
+    tf.random.set_seed(0)
+    for probability, expect_soft in ((1.0, 1.0), (0.0, None)):
+        soft = []
+        for _ in range(40):
+            window = random_crop(stacked, stacked[..., 0], (24, 20), edge_probability=probability).numpy()
+            assert window.shape == (24, 20, 2)
+            top, left = divmod(int(window[0, 0, 1]), 80)  # each pixel's index: the window's place
+            np.testing.assert_array_equal(window[..., 1], stacked[top : top + 24, left : left + 20, 1])
+            soft.append(((window[..., 0] > 0) & (window[..., 0] < 1)).any())
+        if expect_soft:
+            assert np.mean(soft) == expect_soft
+        else:  # anywhere: the soft corner is in few random windows
+            assert np.mean(soft) < 0.5
+    flat = tf.zeros((96, 80, 2))  # no soft pixel: a random window still
+    assert random_crop(flat, flat[..., 0], (24, 20), edge_probability=1.0).shape == (24, 20, 2)
+    with pytest.raises(ConfigError, match="edge_crop"):
+        random_crop(stacked, stacked[..., 0], (24, 20), edge_probability=1.5)
+
+
+def test_edge_crops_need_crops(tiny_root):
+    files = split_files(tiny_root / "data/shards/tiny", "train")
+    with pytest.raises(ConfigError, match="needs train.examples.crop"):
+        FineStage((64, 48), edge_crop=0.5).dataset(files)
+    stage = FineStage((64, 48), coarse_size=(16, 16), crop=[32, 24], edge_crop=0.5)
+    inputs, target = next(iter(stage.dataset(files, batch_size=2)))
+    assert inputs.shape == (2, 32, 24, 4) and target.shape == (2, 32, 24, 1)
 
 
 def test_refinement_targets_carry_foreground_minus_background_for_the_compositional_loss(tiny_root, tmp_path):

@@ -107,6 +107,30 @@ def degrade_alpha(
     return mask
 
 
+def random_crop(stacked: tf.Tensor, alpha: tf.Tensor, crop, *, edge_probability: float = 0.0) -> tf.Tensor:
+    """A ``crop`` (height, width) window of ``stacked`` ``[H, W, C]``: anywhere, or with
+    ``edge_probability`` centred on a pixel of ``alpha`` ``[H, W]`` strictly between 0 and 1 (the
+    window kept inside the frame), as Deep Image Matting crops around its trimaps' unknown regions.
+    Random windows of a person's frame are mostly flat inside or outside; the soft edges, where the
+    refinement's error is, come up in a few of them. A frame without soft pixels gets a random window.
+    """
+    if not 0.0 <= edge_probability <= 1.0:
+        raise ConfigError(f"train.examples.edge_crop is a probability in [0, 1], got {edge_probability}")
+    size = [int(crop[0]), int(crop[1]), stacked.shape[-1]]
+    if not edge_probability:
+        return tf.image.random_crop(stacked, size)
+    soft = tf.where((alpha > 0.02) & (alpha < 0.98))  # [N, 2] (row, column)
+
+    def around_edge():
+        centre = tf.cast(soft[tf.random.uniform([], 0, tf.shape(soft)[0], tf.int32)], tf.int32)
+        limit = tf.shape(stacked)[:2] - size[:2]
+        corner = tf.clip_by_value(centre - [size[0] // 2, size[1] // 2], 0, limit)
+        return tf.slice(stacked, [corner[0], corner[1], 0], size)
+
+    use_edge = (tf.shape(soft)[0] > 0) & (tf.random.uniform([]) < edge_probability)
+    return tf.cond(use_edge, around_edge, lambda: tf.image.random_crop(stacked, size))
+
+
 # ---------------------------------------------------------------------------------------------------
 # The stages
 # ---------------------------------------------------------------------------------------------------
@@ -209,11 +233,13 @@ class FineStage(Stage):
     The coarse mask is the true alpha degraded (:func:`degrade_alpha` with ``degrade``, through
     ``coarse_size``), or with ``coarse_predictions`` (a trained coarse net's ``.keras``) that net's
     prediction. ``crop`` (training): random crops of this (height, width) from the ``size`` frame
-    instead of the whole frame: full-resolution detail at a fraction of the step's cost.
+    instead of the whole frame: full-resolution detail at a fraction of the step's cost;
+    ``edge_crop``: the probability that a crop is centred on a soft edge (:func:`random_crop`).
     """
 
     coarse_size: tuple[int, int] = (192, 160)
     crop: list[int] | None = None
+    edge_crop: float = 0.0
     degrade: dict | None = None
     coarse_predictions: str | None = None
 
@@ -243,6 +269,8 @@ class FineStage(Stage):
             raise ConfigError(
                 f"train.examples.crop must be (height, width) within model size {list(size)}, got {crop}"
             )
+        if self.edge_crop and crop is None:
+            raise ConfigError("train.examples.edge_crop centres crops: it needs train.examples.crop")
         for path in files if self.with_layers else ():
             if not has_layers(path):
                 raise ConfigError(
@@ -252,7 +280,12 @@ class FineStage(Stage):
                 )
 
     def preprocess(self, *, training: bool, seed: int | None):
-        size, with_layers, crop = [int(s) for s in self.size], self.with_layers, self.crop
+        size, with_layers, crop, edge_crop = (
+            [int(s) for s in self.size],
+            self.with_layers,
+            self.crop,
+            self.edge_crop,
+        )
 
         def example(index, record: dict):
             # Resize after augmentation so flips and jitter act on the full-resolution record.
@@ -273,7 +306,7 @@ class FineStage(Stage):
             if training and crop:
                 # The mask is degraded on the whole frame (as a coarse net sees it), then cropped.
                 stacked = tf.concat([inputs, target], axis=-1)
-                stacked = tf.image.random_crop(stacked, [*crop, stacked.shape[-1]])
+                stacked = random_crop(stacked, alpha[..., 0], crop, edge_probability=edge_crop)
                 return stacked[..., :4], stacked[..., 4:]
             return inputs, target
 
@@ -295,7 +328,7 @@ class FineStage(Stage):
 def make_stage(name: str, *, model: dict, loss: dict | None = None, **examples) -> Stage:
     """Stage ``name`` ("coarse" or "fine") with its sizes and net from the model config ``model``
     (``coarse_size``, ``fine_size``, ``coarse``, ``fine``), its loss weights ``loss``, and
-    ``examples``: the fine stage's ``crop``, ``degrade`` and ``coarse_predictions``."""
+    ``examples``: the fine stage's ``crop``, ``edge_crop``, ``degrade`` and ``coarse_predictions``."""
     loss = loss or {}
     if name == "coarse":
         examples = {key: value for key, value in examples.items() if value is not None}
