@@ -280,12 +280,8 @@ class FineStage(Stage):
                 )
 
     def preprocess(self, *, training: bool, seed: int | None):
-        size, with_layers, crop, edge_crop = (
-            [int(s) for s in self.size],
-            self.with_layers,
-            self.crop,
-            self.edge_crop,
-        )
+        size, with_layers, crop = [int(s) for s in self.size], self.with_layers, self.crop
+        edge_crop = self.edge_crop
 
         def example(index, record: dict):
             # Resize after augmentation so flips and jitter act on the full-resolution record.
