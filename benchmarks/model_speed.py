@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
-from peers import ROOT, pipeline_ms, timed, trimap_from_mask
+from peers import ROOT, timed, trimap_from_mask
 
 from matting.export import export, load_pipeline
 from matting.inference.pipeline import MattingPipeline
@@ -83,19 +83,42 @@ def mediapipe_ms(python: Path, portraits: Path, count: int = 20) -> float | None
     return float(np.median(times[1:]))  # the first call loads the model
 
 
-def closed_form_s(folder: Path, limit: int | None) -> tuple[float, int]:
-    """Closed-form matting's median seconds per image on the alphamatting images and their count."""
-    from pymatting import estimate_alpha_cf
-
-    paths = sorted((folder / "image").iterdir())[:limit]
-    square = np.pad(np.ones((16, 16)), 8)
-    estimate_alpha_cf(np.random.rand(32, 32, 3), trimap_from_mask(square, band=2))  # numba compiles
-    seconds = []
-    for path in paths:
+def closed_form_inputs(folder: Path, limit: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The alphamatting images (RGB in [0, 1]) with their +-10 px trimaps around the true alpha > 0.5."""
+    inputs = []
+    for path in sorted((folder / "image").iterdir())[:limit]:
         image = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) / 255.0
         truth = cv2.imread(str(folder / "alpha" / path.name), cv2.IMREAD_GRAYSCALE) / 255.0
-        seconds.append(timed(estimate_alpha_cf, image, trimap_from_mask(truth))[1])
-    return float(np.median(seconds)), len(paths)
+        inputs.append((image, trimap_from_mask(truth)))
+    return inputs
+
+
+def interleaved_times(
+    pipelines: dict, repeats: int, closed_form: list
+) -> tuple[dict[str, float], float | None]:
+    """Median ms per image of each pipeline (``{name: MattingPipeline}``, on a 768x640 image) and
+    closed-form matting's median s per image on ``closed_form`` (``closed_form_inputs``, may be empty).
+
+    The two are timed in alternating rounds, one closed-form image then a few calls of each
+    pipeline, so that both see the machine as it is over the same minutes: timed minutes apart on
+    a shared machine, their ratio moved between 13x and 23x from one run to the next."""
+    from pymatting import estimate_alpha_cf
+
+    image = np.random.default_rng(0).integers(0, 256, (768, 640, 3), np.uint8)
+    for pipeline in pipelines.values():
+        pipeline.predict(image)  # tracing, session start-up
+    rounds = len(closed_form) or 1
+    calls = max(1, -(-repeats // rounds))  # at least ``repeats`` calls of each pipeline in all
+    if closed_form:
+        estimate_alpha_cf(np.random.rand(32, 32, 3), trimap_from_mask(np.pad(np.ones((16, 16)), 8), band=2))
+    times, seconds = {name: [] for name in pipelines}, []
+    for index in range(rounds):
+        if closed_form:
+            seconds.append(timed(estimate_alpha_cf, *closed_form[index])[1])
+        for name, pipeline in pipelines.items():
+            times[name] += [timed(pipeline.predict, image)[1] * 1000 for _ in range(calls)]
+    medians = {name: float(np.median(values)) for name, values in times.items()}
+    return medians, (float(np.median(seconds)) if seconds else None)
 
 
 def net_options(arch: str) -> dict:
@@ -118,37 +141,43 @@ def main() -> None:
     args = parser.parse_args()
 
     rate = matmul_gflops()
-    rows, pipeline_times = [], {}
+    rows, pipelines, whole = [], {}, []
 
     def row(name, size, params, gflop, ms):
         achieved = gflop / (ms / 1000)
         rows.append([name, size, f"{params:,}", f"{gflop:.2f}", f"{ms:.1f}", f"{achieved:.1f}",
                      f"{achieved / rate:.0%}"])  # fmt: skip
 
-    for arch in args.arch:
-        options = net_options(arch)
-        coarse, fine = build_coarse(**options["coarse"]), build_fine(**options["fine"])
-        for stage, model, shape in (("coarse", coarse, COARSE_SHAPE), ("refinement", fine, FINE_SHAPE)):
-            size = "x".join(str(s) for s in shape[1:])
-            folded = fold_batch_norms(model)  # as the pipeline runs it
-            row(f"{arch}: {stage}", size, model.count_params(), flops(folded, shape) / 1e9,
-                ms_per_image(folded, shape, args.repeats))  # fmt: skip
-        pipeline = MattingPipeline.from_models(coarse, fine)  # the card sizes
-        params = coarse.count_params() + fine.count_params()
-        gflop = flops(pipeline.module, (1, 768, 640, 3)) / 1e9
-        pipeline_times[arch] = pipeline_ms(pipeline, args.repeats)
-        row(f"{arch}: whole pipeline", "768x640x3 (uint8)", params, gflop, pipeline_times[arch])
-        if not args.no_onnx:
-            with tempfile.TemporaryDirectory() as tmp:
-                onnx = load_pipeline("onnx", str(export(pipeline.module, f"{tmp}/onnx", format="onnx")))
-                pipeline_times[f"{arch} (ONNX Runtime)"] = pipeline_ms(onnx, args.repeats)
-            row(f"{arch}: whole pipeline, ONNX Runtime", "768x640x3 (uint8)", params, gflop,
-                pipeline_times[f"{arch} (ONNX Runtime)"])  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch in args.arch:
+            options = net_options(arch)
+            coarse, fine = build_coarse(**options["coarse"]), build_fine(**options["fine"])
+            for stage, model, shape in (("coarse", coarse, COARSE_SHAPE), ("refinement", fine, FINE_SHAPE)):
+                size = "x".join(str(s) for s in shape[1:])
+                folded = fold_batch_norms(model)  # as the pipeline runs it
+                row(f"{arch}: {stage}", size, model.count_params(), flops(folded, shape) / 1e9,
+                    ms_per_image(folded, shape, args.repeats))  # fmt: skip
+            pipeline = MattingPipeline.from_models(coarse, fine)  # the card sizes
+            params = coarse.count_params() + fine.count_params()
+            gflop = flops(pipeline.module, (1, 768, 640, 3)) / 1e9
+            pipelines[arch] = pipeline
+            whole.append((arch, f"{arch}: whole pipeline", params, gflop))
+            if not args.no_onnx:
+                path = export(pipeline.module, f"{tmp}/{arch}_onnx", format="onnx")
+                pipelines[f"{arch} (ONNX Runtime)"] = load_pipeline("onnx", str(path))
+                whole.append(
+                    (f"{arch} (ONNX Runtime)", f"{arch}: whole pipeline, ONNX Runtime", params, gflop)
+                )
+        mediapipe = mediapipe_ms(args.mediapipe_python, args.shared / "portraits")
+        closed_form_images = (
+            []
+            if args.no_closed_form
+            else closed_form_inputs(args.shared / "alphamatting", args.closed_form_images)
+        )
+        pipeline_times, closed_form = interleaved_times(pipelines, args.repeats, closed_form_images)
+    for key, name, params, gflop in whole:
+        row(name, "768x640x3 (uint8)", params, gflop, pipeline_times[key])
 
-    mediapipe = mediapipe_ms(args.mediapipe_python, args.shared / "portraits")
-    closed_form = (
-        None if args.no_closed_form else closed_form_s(args.shared / "alphamatting", args.closed_form_images)
-    )
     print(f"\nOne image, CPU ({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} threads), "
           f"median of {args.repeats}; float32 matmul 2048x2048: {rate:.1f} GFLOP/s.\n")  # fmt: skip
     headers = ["net", "input", "parameters", "GFLOPs", "ms / image", "GFLOP/s", "of matmul"]
@@ -161,11 +190,11 @@ def main() -> None:
             f"MediaPipe Selfie Segmentation (general, 256x256), 768x640 portraits: {mediapipe:.1f} ms / image"
         )
     if closed_form is not None:
-        print(f"closed-form matting (pymatting), alphamatting ({closed_form[1]} images): "
-              f"{closed_form[0]:.3f} s / image")  # fmt: skip
+        print(f"closed-form matting (pymatting), alphamatting ({len(closed_form_images)} images, timed "
+              f"in turns with the pipelines): {closed_form:.3f} s / image")  # fmt: skip
     for arch, ms in pipeline_times.items():
         ratios = [f"{ms / mediapipe:.1f}x MediaPipe's time"] if mediapipe else []
-        ratios += [f"{closed_form[0] / (ms / 1000):.1f}x faster than closed-form"] if closed_form else []
+        ratios += [f"{closed_form / (ms / 1000):.1f}x faster than closed-form"] if closed_form else []
         print(f"{arch} pipeline: {ms:.1f} ms / image; " + ", ".join(ratios))
 
 
