@@ -63,8 +63,8 @@ def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int
 class FusedAdam(keras.optimizers.Adam):
     """Keras' Adam, each variable's update one ``ResourceApplyAdam`` op (TensorFlow's fused kernel)
     instead of Keras' dozen elementwise ops and three assigns: the same maths (equal to float
-    rounding), a graph a fraction of the size, so the first training step traces about 10 s sooner
-    on a 2-core CPU (23 s against 35 s for the fast coarse net).
+    rounding), a graph a fraction of the size, so the first training step traces about 12 s sooner
+    on a 2-core CPU (23 s against 34-36 s for the fast coarse net at the demo's size).
 
     Keras' own update where the fused op does not apply: sparse gradients, ``amsgrad``, and under a
     distribution strategy (whose variables Keras updates replica by replica)."""
