@@ -67,6 +67,7 @@ from matting.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = "coarse stage (ours)"
+OURS_ALPHA = "whole pipeline (ours): its alpha"
 MEDIAPIPE = "MediaPipe Selfie Segmentation"
 MASK_SETS = ("portraits", "people")
 BAND = 10  # px each side of a mask's edge: the closed-form trimap's unknown band, and the scored band
@@ -77,6 +78,7 @@ TRUE_CF = "true mask -> closed-form matting"
 COARSE_REFINED = "our coarse mask -> refinement (ours): the whole pipeline"
 COARSE_CF = "our coarse mask -> closed-form matting"
 ALPHA_ROWS = (TRUE_MASK, TRUE_REFINED, TRUE_CF, COARSE_REFINED, COARSE_CF)
+PALETTE = ("#4c72b0", "#55a868", "#dd8452")  # the chart's colours, one a method
 SHORT = {  # the chart's labels
     TRUE_MASK: "true mask itself",
     TRUE_REFINED: "true mask -> ours",
@@ -160,19 +162,28 @@ def mediapipe_masks(samples: list[dict], python: Path | None) -> tuple[list[np.n
 
 
 def score_mask_set(
-    name: str, folder: Path, selection: Selection, coarse, mediapipe_python: Path | None, limit: int | None
+    name: str,
+    folder: Path,
+    selection: Selection,
+    pipeline: MattingPipeline,
+    mediapipe_python: Path | None,
+    limit: int | None,
 ) -> MaskSet:
-    """Our coarse stage and MediaPipe on the selected photos of ``folder`` (``image/`` + ``mask/``)."""
+    """Our coarse stage, our whole pipeline's alpha and MediaPipe on the selected photos of ``folder``
+    (``image/`` + ``mask/``). The alpha row says whether the refinement improves the coarse mask on
+    real photos: a refinement can score well from a good mask and still make a poor one worse."""
     samples, skipped = load_folder_arrays(
         folder / "image", folder / "mask", max_images=limit, stems=selection.stems
-    )
+    )  # fmt: skip
     for skip in skipped:
         print(f"skipped: {skip['reason']}")
     scored = MaskSet(name, selection, samples)
-    coarse(samples[0]["image"])  # warm-up: the trace
-    predictions = [timed(coarse, s["image"]) for s in samples]
+    methods = {}
+    for method, run in ((OURS, coarse_stage(pipeline)), (OURS_ALPHA, pipeline.predict)):
+        run(samples[0]["image"])  # warm-up: the trace
+        predictions = [timed(run, s["image"]) for s in samples]
+        methods[method] = ([m for m, _ in predictions], [t * 1000 for _, t in predictions])
     peer = mediapipe_masks(samples, mediapipe_python)
-    methods = {OURS: ([m for m, _ in predictions], [t * 1000 for _, t in predictions])}
     if peer is not None:
         methods[MEDIAPIPE] = peer
     for method, (masks, ms) in methods.items():
@@ -313,13 +324,13 @@ def save_chart(path: Path, sets: list[MaskSet], alpha: dict[str, list[dict]], he
     for i, method in enumerate(methods):
         for ax, key in ((axes[0, 0], "iou"), (axes[0, 1], "mse")):
             values = [mean(s.rows[method], key) if method in s.rows else 0.0 for s in sets]
-            ax.bar(x + i * width, values, width, label=method, color=["#4c72b0", "#dd8452"][i % 2])
+            ax.bar(x + i * width, values, width, label=method, color=PALETTE[i % len(PALETTE)])
     titles = ("person masks: IoU (higher is better)", "person masks: MSE of the soft mask (lower is better)")
     for ax, title in zip(axes[0], titles, strict=True):
         ax.set_xticks(x + width * (len(methods) - 1) / 2, [f"{s.name} ({len(s.samples)})" for s in sets])
         ax.set_title(title, fontsize=10)
     axes[0, 0].set_ylim(0, 1.15)
-    axes[0, 0].legend(fontsize=8, loc="upper center", ncol=2)
+    axes[0, 0].legend(fontsize=8, loc="upper center", ncol=len(methods))
     names = list(alpha)
     y = np.arange(len(names))
     labels = [SHORT.get(n, n) for n in names]
@@ -430,10 +441,9 @@ def main(argv=None) -> dict:
     for selection in selections.values():
         print(selection.describe())
     pipeline = make_pipeline(args)
-    coarse = coarse_stage(pipeline)
     limit = args.max_images
     sets = [
-        score_mask_set(name, args.shared / name, selections[name], coarse, args.mediapipe_python, limit)
+        score_mask_set(name, args.shared / name, selections[name], pipeline, args.mediapipe_python, limit)
         for name in MASK_SETS
     ]
     alpha, not_run = score_alpha(pipeline, args.shared / "alphamatting", selections["alphamatting"], limit)
@@ -444,9 +454,10 @@ def main(argv=None) -> dict:
         f"{weights} (coarse {args.coarse_size}, fine {args.fine_size}).",
         "Photos: " + ("held out of the run's training, from " + str(args.splits) if record else NOT_HELD_OUT),
         *(f"- {selections[name].describe(count)}" for name, count in scored.items()),
-        "\n### Person masks: our coarse stage vs MediaPipe, on the same photos\n",
-        "IoU: masks thresholded at 0.5; MSE: the soft mask, whole image, in [0,1]; ms: ours the coarse "
-        "stage alone (resizes included), MediaPipe its own time (file reading excluded).\n",
+        "\n### Person masks: our coarse stage and whole pipeline vs MediaPipe, on the same photos\n",
+        "IoU: masks thresholded at 0.5; MSE: the soft mask (our pipeline: its alpha), whole image, in "
+        "[0,1], against the person mask; ms: ours the coarse stage alone (resizes included) and the "
+        "whole pipeline, MediaPipe its own time (file reading excluded).\n",
         mask_table(sets),
         "\n### Alpha on alphamatting.com: the refinement alone (true mask), and from our coarse mask\n",
         f"MSE: whole image / band, alpha in [0,1]; SAD: sum of |error|, / 1000. Band: the +-{BAND} px "

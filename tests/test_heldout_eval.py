@@ -185,6 +185,10 @@ def test_peers_scores_only_held_out_photos_portraits_and_people_apart(peers_run)
     # the table prints: one row per method and set, the count of held-out photos in it
     assert "| coarse stage (ours) | portraits | 3 held out |" in out
     assert "| coarse stage (ours) | people | 1 held out |" in out
+    # and the whole pipeline's alpha against the same masks, on the same photos
+    for scored in result["sets"]:
+        assert [r["id"] for r in scored.rows[peers.OURS_ALPHA]] == ids[scored.name]
+    assert "| whole pipeline (ours): its alpha | portraits | 3 held out |" in out
     assert "2 listed in no split" in out  # e and f of the portraits
     for name in ("md", "json", "png", "worst"):
         assert result["files"][name].is_file()
@@ -326,3 +330,22 @@ def test_evaluate_without_a_splits_file_says_training_photos_are_included(
     evaluate_run(compose_config("evaluate", checkpoints + overrides))
     assert capsys.readouterr().out.count("NOT HELD OUT") == 3
     assert "NOT HELD OUT" in (tmp_path / "eval" / "summary.md").read_text()
+
+
+def test_the_pipeline_row_scores_the_pipelines_alpha(tmp_path, shared):
+    from matting.inference.pipeline import MattingPipeline
+
+    pipeline = MattingPipeline.from_models(
+        build_coarse_unet(filters=[4, 8]),
+        build_fine_unet(filters=[4, 8]),
+        coarse_size=(32, 32),
+        fine_size=(64, 64),
+    )
+    selection = select_photos(shared / "portraits" / "image", "portraits", None, option="--portraits-source")
+    scored = peers.score_mask_set("portraits", shared / "portraits", selection, pipeline, None, 2)
+    for i, sample in enumerate(scored.samples):
+        truth = sample["alpha"] / 255.0
+        alpha = pipeline.predict(sample["image"])
+        assert scored.rows[peers.OURS_ALPHA][i]["mse"] == pytest.approx(mse(alpha, truth))
+        coarse = peers.coarse_stage(pipeline)(sample["image"])
+        assert scored.rows[peers.OURS][i]["mse"] == pytest.approx(mse(coarse, truth))
