@@ -7,6 +7,7 @@ OmegaConf.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -59,16 +60,33 @@ def save_config(cfg: DictConfig, path: Path) -> None:
     OmegaConf.save(cfg, path, resolve=True)
 
 
+ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
+
+
+def use_onednn(enabled: bool | None) -> None:
+    """TensorFlow's oneDNN CPU kernels on or off (``train.onednn``; None: TensorFlow's default,
+    on for x86). TensorFlow reads the switch once, when it loads: in a process that has already
+    imported it, a different setting is reported and has no effect."""
+    if enabled is None:
+        return
+    value = "1" if enabled else "0"
+    if "tensorflow" not in sys.modules:
+        os.environ[ONEDNN] = value
+    elif os.environ.get(ONEDNN, "1") != value:
+        print(f"train.onednn={enabled} ignored: TensorFlow is already loaded in this process "
+              f"(set {ONEDNN}={value} before it starts)", file=sys.stderr)  # fmt: skip
+
+
 def train(cfg: DictConfig) -> dict:
     """Train the stage named by ``cfg.train.stage``; the resolved config is saved beside it (by the
     chief alone in a multi-worker run)."""
+    options = plain(cfg.train)
+    use_onednn(options.pop("onednn", None))  # before TensorFlow loads
     from matting.training.stage import train_stage  # here: the other scripts need no training code
 
     path = StageFiles(Path(cfg.train.out_dir), cfg.train.stage).config
     on_chief = lambda: save_config(cfg, path)  # noqa: E731
-    result = train_stage(
-        **plain(cfg.train), shards_dir=cfg.data.shards_dir, model=plain(cfg.model), on_chief=on_chief
-    )
+    result = train_stage(**options, shards_dir=cfg.data.shards_dir, model=plain(cfg.model), on_chief=on_chief)
     print(f"checkpoint: {result['checkpoint']} ({result['images_per_second']} images/s)")
     return result
 

@@ -31,15 +31,6 @@ def test_evaluation_reads_every_record_once_in_the_same_order(tiny_root):
     assert [i for _, batch in passes[0] for i in batch] == list(range(len(ids)))
 
 
-def test_a_batch_map_runs_on_each_batch(tiny_root):
-    files = split_files(tiny_root / "data/shards/tiny", "test")
-    ds = make_dataset(files, image_and_id, batch_size=2, training=False,
-                      batch_map=lambda images, *rest: (1.0 - images, *rest))  # fmt: skip
-    plain = make_dataset(files, image_and_id, batch_size=2, training=False)
-    for (mapped, *_), (images, *_) in zip(ds, plain, strict=True):
-        np.testing.assert_allclose(mapped.numpy(), 1.0 - images.numpy())
-
-
 def test_coarse_quality_records_get_their_weight(tmp_path):
     from matting.data.features import encode_example
 

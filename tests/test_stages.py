@@ -114,6 +114,31 @@ def test_a_trained_coarse_net_can_replace_the_degraded_masks(tiny_root, tmp_path
         FineStage((48, 40), coarse_predictions=str(tmp_path / "missing.keras"))
 
 
+def test_coarse_predictions_can_be_kept_to_some_sources(tiny_root, tmp_path):
+    from matting.models import build_coarse_unet
+
+    files = split_files(tiny_root / "data/shards/tiny", "test")
+    build_coarse_unet(filters=[4, 8]).save(tmp_path / "coarse.keras")
+    options = {"coarse_size": (16, 16), "coarse_predictions": str(tmp_path / "coarse.keras")}
+
+    def masks(stage):
+        return np.concatenate([x[..., 3:].numpy() for x, _ in stage.dataset(files, training=False)])
+
+    everywhere = masks(FineStage((48, 40), **options))
+    degraded = masks(FineStage((48, 40), coarse_size=(16, 16)))
+    assert not np.allclose(everywhere, degraded)
+    # The tiny set's one source is "synthetic": its records take the net's masks, others' do not.
+    np.testing.assert_allclose(
+        masks(FineStage((48, 40), **options, coarse_predictions_sources=["synthetic"])), everywhere, atol=1e-6
+    )
+    np.testing.assert_array_equal(
+        masks(FineStage((48, 40), **options, coarse_predictions_sources=["people"])), degraded
+    )
+    for sources, extra in (("synthetic", options), ([], options), (["synthetic"], {})):
+        with pytest.raises(ConfigError, match="coarse_predictions_sources"):
+            FineStage((48, 40), coarse_predictions_sources=sources, **extra)
+
+
 def test_refinement_can_train_on_random_crops(tiny_root):
     files = split_files(tiny_root / "data/shards/tiny", "train")
     stage = FineStage((64, 48), coarse_size=(16, 16), crop=[32, 24])

@@ -241,6 +241,12 @@ def test_refinement_trains_on_a_coarse_nets_masks_with_weights(trained, tiny_roo
                 "train_fine", overrides + ["train.examples.coarse_predictions=/nope.keras", "name=x"]
             )
         )
+    typo = [
+        f"train.examples.coarse_predictions={coarse}",
+        "train.examples.coarse_predictions_sources=[pepole]",
+    ]
+    with pytest.raises(ConfigError, match=r"coarse_predictions_sources=\['pepole'\]: no training record"):
+        train(compose_config("train_fine", overrides + typo + ["name=x"]))
 
 
 def test_the_best_checkpoint_is_replaced_only_by_a_better_one_across_a_resume(tmp_path):
@@ -289,3 +295,31 @@ def test_fused_adam_is_keras_adam_in_a_smaller_graph():
         assert np.abs(e - start).max() > 0.01  # the updates moved the variables ...
         np.testing.assert_allclose(g, e, atol=1e-6)  # ... the fused ones alike
     assert fused_ops < keras_ops / 2
+
+
+ONEDNN_PROBE = """
+import sys
+from cli_common import use_onednn
+use_onednn(sys.argv[1] == "on")
+from tensorflow.python.util import _pywrap_util_port
+print(_pywrap_util_port.IsMklEnabled())
+"""
+
+
+@pytest.mark.parametrize(("setting", "enabled"), [("on", "True"), ("off", "False")])
+def test_train_onednn_switches_tensorflows_kernels_before_it_loads(setting, enabled, capsys):
+    import subprocess
+    import sys
+
+    from cli_common import ONEDNN, use_onednn
+
+    env = {k: v for k, v in os.environ.items() if k != ONEDNN}
+    root = Path(__file__).resolve().parents[1]
+    probe = subprocess.run([sys.executable, "-c", ONEDNN_PROBE, setting], env=env, cwd=root,
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    assert probe.stdout.split()[-1] == enabled
+    # Here TensorFlow is loaded: a setting other than the one it loaded with is reported, not applied.
+    before = os.environ.get(ONEDNN)
+    use_onednn(os.environ.get(ONEDNN, "1") != "1")
+    assert "ignored: TensorFlow is already loaded" in capsys.readouterr().err
+    assert os.environ.get(ONEDNN) == before

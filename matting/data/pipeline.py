@@ -112,7 +112,6 @@ def make_dataset(
     augment_size: tuple[int, int] | None = None,
     with_layers: bool = False,
     seed: int | None = None,
-    batch_map=None,
 ) -> tf.data.Dataset:
     """Batches of ``preprocess(index, record)`` (a tuple of tensors, such as ``(inputs, target)``)
     over the records of ``files``; ``training`` repeats forever, shuffles and augments.
@@ -127,8 +126,7 @@ def make_dataset(
     record of those with a share above 0). ``augment_size``: (height, width)
     every picture of a record is resized to (bilinear) before augmentation, when the net sees it
     smaller still. ``with_layers``: the records' foreground
-    and background are parsed too (they must hold them). ``batch_map``: a function of each batch's
-    tuple, run after batching.
+    and background are parsed too (they must hold them).
     """
     if batch_size <= 0:
         raise ConfigError(f"train.input.batch_size must be positive, got {batch_size}")
@@ -171,9 +169,6 @@ def make_dataset(
     ds = ds.enumerate().map(mapper, num_parallel_calls=tf.data.AUTOTUNE)
     # Training drops a short last batch: every step sees the same shape (no retracing).
     ds = ds.batch(batch_size, drop_remainder=training)
-    if batch_map is not None:
-        # Whole-batch work, such as a net's predictions: one call a batch, not one a record.
-        ds = ds.map(batch_map)
     # Several workers (``MultiWorkerMirroredStrategy``): each keeps its share of every global batch
     # (DATA), rather than whole shard files of its own (FILE, what AUTO tries first): files split
     # unevenly, or not at all with fewer shards than workers (a small val split), and a worker out

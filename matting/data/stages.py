@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 
 from matting.data.augment import recomposites
-from matting.data.features import ALPHA, BACKGROUND, COARSE, FOREGROUND, IMAGE, has_layers
+from matting.data.features import ALPHA, BACKGROUND, COARSE, FOREGROUND, IMAGE, SOURCE, has_layers
 from matting.data.pipeline import make_dataset
 from matting.errors import CheckpointError, ConfigError
 from matting.losses import alpha_loss, bce_dice_loss
@@ -179,7 +179,7 @@ class Stage:
         )
         return make_dataset(
             files, preprocess, training=training, seed=seed, with_layers=with_layers,
-            batch_map=self.batch_map(), augment_size=self.augment_size, **options,
+            augment_size=self.augment_size, **options,
         )  # fmt: skip
 
     @property
@@ -190,10 +190,6 @@ class Stage:
     def preprocess(self, *, training: bool, seed: int | None):
         """``(index, record) -> (inputs, target)``: one example from a parsed record."""
         raise NotImplementedError
-
-    def batch_map(self):
-        """A function of each batch, run after batching, or None."""
-        return None
 
     def _check(self, files: list[str]) -> None:
         """Refuse settings or shards the stage cannot use."""
@@ -232,9 +228,12 @@ class FineStage(Stage):
 
     The coarse mask is the true alpha degraded (:func:`degrade_alpha` with ``degrade``, through
     ``coarse_size``), or with ``coarse_predictions`` (a trained coarse net's ``.keras``) that net's
-    prediction. ``crop`` (training): random crops of this (height, width) from the ``size`` frame
-    instead of the whole frame: full-resolution detail at a fraction of the step's cost;
-    ``edge_crop``: the probability that a crop is centred on a soft edge (:func:`random_crop`).
+    prediction on the whole frame, as the pipeline makes it; ``coarse_predictions_sources`` (names)
+    restricts the predictions to those sources' records, the others keep the degraded alpha (a
+    person net's mask means nothing on the objects of a matting set). ``crop`` (training): random
+    crops of this (height, width) from the ``size`` frame instead of the whole frame: full-resolution
+    detail at a fraction of the step's cost; ``edge_crop``: the probability that a crop is centred
+    on a soft edge (:func:`random_crop`).
     """
 
     coarse_size: tuple[int, int] = (192, 160)
@@ -242,6 +241,7 @@ class FineStage(Stage):
     edge_crop: float = 0.0
     degrade: dict | None = None
     coarse_predictions: str | None = None
+    coarse_predictions_sources: list[str] | None = None
 
     name: ClassVar[str] = "fine"
     _builder = staticmethod(build_fine)
@@ -251,6 +251,12 @@ class FineStage(Stage):
         if self.coarse_predictions and not Path(self.coarse_predictions).is_file():
             raise CheckpointError(
                 f"{self.coarse_predictions}: no such coarse checkpoint (train.examples.coarse_predictions)"
+            )
+        sources = self.coarse_predictions_sources
+        if sources is not None and (not self.coarse_predictions or isinstance(sources, str) or not sources):
+            raise ConfigError(
+                "train.examples.coarse_predictions_sources: a non-empty list of source names, with "
+                f"train.examples.coarse_predictions set; got {sources!r} and {self.coarse_predictions!r}"
             )
 
     @property
@@ -283,6 +289,14 @@ class FineStage(Stage):
         size, with_layers, crop = [int(s) for s in self.size], self.with_layers, self.crop
         edge_crop = self.edge_crop
 
+        # Loaded here, eagerly: loaded while tf.data traces the function, its weights would be
+        # the graph's own initial values, not the checkpoint's.
+        coarse_model = self.coarse_model if self.coarse_predictions else None
+
+        def predicted(image):  # the coarse net's mask of the whole frame, before any crop
+            mask = coarse_model(resize_bilinear(image[None], self.coarse_size), training=False)
+            return resize_bilinear(tf.cast(mask[0], tf.float32), size)
+
         def example(index, record: dict):
             # Resize after augmentation so flips and jitter act on the full-resolution record.
             image = resize_bilinear(record[IMAGE], size)  # as the inference graph resizes
@@ -295,9 +309,16 @@ class FineStage(Stage):
                 target = tf.concat([alpha, difference], axis=-1)
             # Evaluation degrades each record the same way every epoch; training draws afresh.
             mask_seed = None if training else tf.stack([tf.constant(seed or 0, tf.int64), index])
-            coarse = degrade_alpha(
+            degraded = lambda: degrade_alpha(  # noqa: E731
                 alpha, coarse_size=self.coarse_size, seed=mask_seed, **(self.degrade or {})
             )
+            if not self.coarse_predictions:
+                coarse = degraded()
+            elif self.coarse_predictions_sources is None:
+                coarse = predicted(image)
+            else:
+                ours = tf.reduce_any(tf.equal(record[SOURCE], tf.constant(self.coarse_predictions_sources)))
+                coarse = tf.cond(ours, lambda: predicted(image), degraded)
             inputs = tf.concat([image, coarse], axis=-1)
             if training and crop:
                 # The mask is degraded on the whole frame (as a coarse net sees it), then cropped.
@@ -308,23 +329,12 @@ class FineStage(Stage):
 
         return example
 
-    def batch_map(self):
-        if not self.coarse_predictions:
-            return None
-        coarse_model, size, coarse_size = self.coarse_model, [int(s) for s in self.size], self.coarse_size
-
-        def predicted_mask(inputs, *rest):
-            image = inputs[..., :3]
-            coarse = coarse_model(resize_bilinear(image, coarse_size), training=False)
-            return (tf.concat([image, resize_bilinear(tf.cast(coarse, tf.float32), size)], axis=-1), *rest)
-
-        return predicted_mask
-
 
 def make_stage(name: str, *, model: dict, loss: dict | None = None, **examples) -> Stage:
     """Stage ``name`` ("coarse" or "fine") with its sizes and net from the model config ``model``
     (``coarse_size``, ``fine_size``, ``coarse``, ``fine``), its loss weights ``loss``, and
-    ``examples``: the fine stage's ``crop``, ``edge_crop``, ``degrade`` and ``coarse_predictions``."""
+    ``examples``: the fine stage's ``crop``, ``edge_crop``, ``degrade``, ``coarse_predictions`` and
+    ``coarse_predictions_sources``."""
     loss = loss or {}
     if name == "coarse":
         examples = {key: value for key, value in examples.items() if value is not None}

@@ -62,6 +62,11 @@ def train_stage(
     train_files, val_files = split_files(shards_dir, "train"), split_files(shards_dir, "val")
     if input.get("sources") is not None:
         _check_sources(train_files, input["sources"], shards_dir)
+    if (examples or {}).get("coarse_predictions_sources"):
+        _check_sources(
+            train_files, examples["coarse_predictions_sources"], shards_dir,
+            key="train.examples.coarse_predictions_sources",
+        )  # fmt: skip
     train_ds = stage.dataset(train_files, training=True, seed=train_seed, **input)
     # Validation scores every record alike: no coarse-quality weights there.
     val_ds = stage.dataset(val_files, training=False, seed=seed, **{**input, "coarse_quality_weight": None})
@@ -77,15 +82,15 @@ def train_stage(
     return result
 
 
-def _check_sources(files: list[str], sources, shards_dir: str) -> None:
-    """Refuse ``train.input.sources`` that keep no training record, or with shares, a source with a
-    share and no record (training would wait forever)."""
+def _check_sources(files: list[str], sources, shards_dir: str, key: str = "train.input.sources") -> None:
+    """Refuse ``sources`` (the setting ``key``) that keep no training record, or with shares, a
+    source with a share and no record (training would wait forever)."""
     shares = source_shares(sources)
     groups = [[name] for name in shares] if shares else [list(sources)]
     for names in groups:
         if not any(True for _ in tf.data.TFRecordDataset(files).filter(from_sources(names)).take(1)):
             raise ConfigError(
-                f"train.input.sources={names if shares else list(sources)}: no training record of "
+                f"{key}={names if shares else list(sources)}: no training record of "
                 f"{'this source' if shares else 'these sources'} in {shards_dir} "
                 "(they are the names of the data.build.sources entries; see its manifest.json)"
             )
