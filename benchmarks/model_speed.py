@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -101,7 +102,10 @@ def interleaved_times(
 
     The two are timed in alternating rounds, one closed-form image then a few calls of each
     pipeline, so that both see the machine as it is over the same minutes: timed minutes apart on
-    a shared machine, their ratio moved between 13x and 23x from one run to the next."""
+    a shared machine, their ratio moved between 13x and 23x from one run to the next. In each
+    round a pipeline's first call is not timed: it runs on caches and thread pools that closed
+    form and the other pipelines just used (ONNX Runtime's threads spin on after a run), which a
+    deployment running one pipeline does not pay."""
     from pymatting import estimate_alpha_cf
 
     image = np.random.default_rng(0).integers(0, 256, (768, 640, 3), np.uint8)
@@ -116,6 +120,7 @@ def interleaved_times(
         if closed_form:
             seconds.append(timed(estimate_alpha_cf, *closed_form[index])[1])
         for name, pipeline in pipelines.items():
+            pipeline.predict(image)  # back to this pipeline: not timed (see above)
             times[name] += [timed(pipeline.predict, image)[1] * 1000 for _ in range(calls)]
     medians = {name: float(np.median(values)) for name, values in times.items()}
     return medians, (float(np.median(seconds)) if seconds else None)
@@ -178,8 +183,10 @@ def main() -> None:
     for key, name, params, gflop in whole:
         row(name, "768x640x3 (uint8)", params, gflop, pipeline_times[key])
 
-    print(f"\nOne image, CPU ({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} threads), "
-          f"median of {args.repeats}; float32 matmul 2048x2048: {rate:.1f} GFLOP/s.\n")  # fmt: skip
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"  # TensorFlow's default on x86: on
+    print(f"\nOne image, CPU ({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} threads, "
+          f"oneDNN {'on' if onednn else 'off'}), median of {args.repeats}; float32 matmul 2048x2048: "
+          f"{rate:.1f} GFLOP/s.\n")  # fmt: skip
     headers = ["net", "input", "parameters", "GFLOPs", "ms / image", "GFLOP/s", "of matmul"]
     print(markdown_table(headers, rows))
     print()

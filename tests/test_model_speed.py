@@ -33,9 +33,10 @@ def test_closed_form_and_pipelines_take_turns(monkeypatch):
     assert set(times) == {"tf", "onnx"} and all(t >= 0 for t in times.values())
     assert seconds is not None and seconds >= 0
     # Warm-ups (each pipeline once, closed form's compile once), then 3 rounds of one closed-form
-    # image and ceil(5 / 3) = 2 calls of each pipeline: at least 5 timed calls each.
+    # image and, for each pipeline, an untimed call and ceil(5 / 3) = 2 timed ones: at least 5 timed
+    # calls each.
     assert calls[:3] == ["tf", "onnx", "cf"]
-    assert calls[3:] == ["cf", "tf", "tf", "onnx", "onnx"] * 3
+    assert calls[3:] == ["cf", "tf", "tf", "tf", "onnx", "onnx", "onnx"] * 3
 
 
 def test_without_closed_form_the_pipelines_still_get_their_repeats(monkeypatch):
@@ -43,4 +44,4 @@ def test_without_closed_form_the_pipelines_still_get_their_repeats(monkeypatch):
     monkeypatch.setattr(pymatting, "estimate_alpha_cf", lambda image, trimap: calls.append("cf"))
     times, seconds = model_speed.interleaved_times({"tf": Recorder("tf", calls)}, repeats=4, closed_form=[])
     assert seconds is None and set(times) == {"tf"}
-    assert calls == ["tf"] * 5  # a warm-up and 4 timed calls, no closed form at all
+    assert calls == ["tf"] * 6  # a warm-up, an untimed call and 4 timed ones, no closed form at all
