@@ -7,7 +7,12 @@ evaluation, the SavedModel and ModelScope's frozen graph run) and exported to ON
 
     make mediapipe-venv                                   # once; MediaPipe is skipped without it
     python benchmarks/model_speed.py            # both archs, as configs/model/{unet,fast}.yaml set them
+    python benchmarks/model_speed.py --arch fast --repeats 20   # the ratios to quote (see below)
     python benchmarks/model_speed.py --arch fast --repeats 20 --no-closed-form --no-onnx
+
+For the ratios, time one arch at a time: with the U-Nets in the same rounds, closed form ran about
+twice as slowly (1.385 s against 0.754-0.763 s per image in runs minutes apart), which flatters
+every pipeline's ratio to it.
 
 Each net is timed as the pipeline runs it, its batch norms folded into its convolutions
 (``matting.models.folding``); parameters are the trained net's.
