@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -188,7 +187,9 @@ def main() -> None:
     for key, name, params, gflop in whole:
         row(name, "768x640x3 (uint8)", params, gflop, pipeline_times[key])
 
-    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"  # TensorFlow's default on x86: on
+    from tensorflow.python.util import _pywrap_util_port  # what this process loaded, not what was asked
+
+    onednn = _pywrap_util_port.IsMklEnabled()
     print(f"\nOne image, CPU ({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} threads, "
           f"oneDNN {'on' if onednn else 'off'}), median of {args.repeats}; float32 matmul 2048x2048: "
           f"{rate:.1f} GFLOP/s.\n")  # fmt: skip

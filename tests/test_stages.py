@@ -139,6 +139,23 @@ def test_coarse_predictions_can_be_kept_to_some_sources(tiny_root, tmp_path):
             FineStage((48, 40), coarse_predictions_sources=sources, **extra)
 
 
+def test_coarse_predictions_are_made_on_the_whole_frame_then_cropped(tiny_root, tmp_path):
+    from matting.models import build_coarse_unet
+
+    files = split_files(tiny_root / "data/shards/tiny", "test")
+    build_coarse_unet(filters=[4, 8]).save(tmp_path / "coarse.keras")
+    options = {"coarse_size": (16, 16), "coarse_predictions": str(tmp_path / "coarse.keras")}
+    frames = [
+        x for batch, _ in FineStage((48, 40), **options).dataset(files, training=False) for x in batch.numpy()
+    ]
+    crops, _ = next(iter(FineStage((48, 40), crop=[32, 24], **options).dataset(files, batch_size=4)))
+    for crop in crops.numpy():
+        # Where the crop came from: the frame and corner whose image it is, exactly.
+        windows = [frame[y : y + 32, x : x + 24] for frame in frames for y in range(17) for x in range(17)]
+        window = next(w for w in windows if np.array_equal(w[..., :3], crop[..., :3]))
+        np.testing.assert_allclose(crop[..., 3], window[..., 3], atol=1e-6)  # the frame's mask, cropped
+
+
 def test_refinement_can_train_on_random_crops(tiny_root):
     files = split_files(tiny_root / "data/shards/tiny", "train")
     stage = FineStage((64, 48), coarse_size=(16, 16), crop=[32, 24])
