@@ -15,7 +15,10 @@ twice as slowly (1.385 s against 0.754-0.763 s per image in runs minutes apart),
 every pipeline's ratio to it.
 
 Each net is timed as the pipeline runs it, its batch norms folded into its convolutions
-(``matting.models.folding``); parameters are the trained net's.
+(``matting.models.folding``), with a trained net's kind of batch-norm statistics
+(``with_trained_statistics``). The whole pipelines are timed the way MediaPipe is, the median over
+consecutive images, in blocks of ``--block`` between closed-form images (``interleaved_times``);
+the first call of each block, after closed form's pause, is reported beside it.
 FLOPs come from TensorFlow's profiler on the traced graph (multiply-adds count as two FLOPs; resizes,
 pooling and elementwise ops are not counted). "GFLOP/s" is what the net achieves; "of matmul" divides
 it by the rate of a 2048x2048 float32 matmul timed at the start of the run.
@@ -31,6 +34,7 @@ import tempfile
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
@@ -99,35 +103,56 @@ def closed_form_inputs(folder: Path, limit: int | None) -> list[tuple[np.ndarray
 
 
 def interleaved_times(
-    pipelines: dict, repeats: int, closed_form: list
-) -> tuple[dict[str, float], float | None]:
-    """Median ms per image of each pipeline (``{name: MattingPipeline}``, on a 768x640 image) and
-    closed-form matting's median s per image on ``closed_form`` (``closed_form_inputs``, may be empty).
+    pipelines: dict, block: int, closed_form: list
+) -> tuple[dict[str, dict[str, float]], float | None]:
+    """Each pipeline's ms per image (``{name: MattingPipeline}``, on a 768x640 image) and closed-form
+    matting's median s per image on ``closed_form`` (``closed_form_inputs``, may be empty).
 
-    The two are timed in alternating rounds, one closed-form image then a few calls of each
-    pipeline, so that both see the machine as it is over the same minutes: timed minutes apart on
-    a shared machine, their ratio moved between 13x and 23x from one run to the next. In each
-    round a pipeline's first call is not timed: it runs on caches and thread pools that closed
-    form and the other pipelines just used (ONNX Runtime's threads spin on after a run), which a
-    deployment running one pipeline does not pay."""
+    The two are timed in alternating rounds, one closed-form image then ``block`` consecutive calls
+    of each pipeline, all timed, so that both see the machine as it is over the same minutes: timed
+    minutes apart on a shared machine, their ratio moved between 13x and 23x from one run to the
+    next. Per pipeline: ``per_image``, the median of every call (the statistic MediaPipe's loop over
+    consecutive portraits gives, :func:`mediapipe_ms`), and ``first``, the median of each block's
+    first call. The first calls after a pause run slow: on the 2-core machine the fast pipeline took
+    46 ms on the first call after 0.7 s of sleep, 34 ms from the fourth on (the threads and cores
+    wake up; the same after a closed-form image), which a folder run pays once and a server that
+    idles between requests pays each time."""
     from pymatting import estimate_alpha_cf
 
+    if block < 1:
+        raise ValueError(f"block must be at least 1, got {block}")
     image = np.random.default_rng(0).integers(0, 256, (768, 640, 3), np.uint8)
     for pipeline in pipelines.values():
         pipeline.predict(image)  # tracing, session start-up
-    rounds = len(closed_form) or 1
-    calls = max(1, -(-repeats // rounds))  # at least ``repeats`` calls of each pipeline in all
     if closed_form:
         estimate_alpha_cf(np.random.rand(32, 32, 3), trimap_from_mask(np.pad(np.ones((16, 16)), 8), band=2))
     times, seconds = {name: [] for name in pipelines}, []
-    for index in range(rounds):
+    for index in range(len(closed_form) or 1):
         if closed_form:
             seconds.append(timed(estimate_alpha_cf, *closed_form[index])[1])
         for name, pipeline in pipelines.items():
-            pipeline.predict(image)  # back to this pipeline: not timed (see above)
-            times[name] += [timed(pipeline.predict, image)[1] * 1000 for _ in range(calls)]
-    medians = {name: float(np.median(values)) for name, values in times.items()}
+            times[name].append([timed(pipeline.predict, image)[1] * 1000 for _ in range(block)])
+    medians = {
+        name: {"per_image": float(np.median(values)), "first": float(np.median([b[0] for b in values]))}
+        for name, values in times.items()
+    }
     return medians, (float(np.median(seconds)) if seconds else None)
+
+
+def with_trained_statistics(model: keras.Model, seed: int = 0) -> keras.Model:
+    """``model`` with its batch norms given moving statistics and offsets of a trained net's kind
+    (in place). An untrained net's batch norms fold into zero biases (``fold_batch_norms``), which
+    TensorFlow's graph optimiser deletes, and a convolution with no bias add is not fused with its
+    activation: timed untrained, the fast pipeline ran about 2 ms slower than with these weights."""
+    rng = np.random.default_rng(seed)
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            shape = layer.moving_mean.shape
+            layer.moving_mean.assign(rng.normal(0.0, 0.1, shape).astype(np.float32))
+            layer.moving_variance.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+            if layer.center:
+                layer.beta.assign(rng.normal(0.0, 0.1, shape).astype(np.float32))
+    return model
 
 
 def net_options(arch: str) -> dict:
@@ -141,7 +166,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--arch", nargs="+", default=["unet", "fast"], help="configs/model/<arch>.yaml")
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=10, help="calls per net timed alone")
+    parser.add_argument(
+        "--block", type=int, default=10, help="consecutive pipeline calls per closed-form image"
+    )
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--mediapipe-python", type=Path, default=ROOT / ".venv-mediapipe" / "bin" / "python")
     parser.add_argument("--closed-form-images", type=int, default=None, help="default: all")
@@ -160,7 +188,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for arch in args.arch:
             options = net_options(arch)
-            coarse, fine = build_coarse(**options["coarse"]), build_fine(**options["fine"])
+            coarse = with_trained_statistics(build_coarse(**options["coarse"]), seed=0)
+            fine = with_trained_statistics(build_fine(**options["fine"]), seed=1)
             for stage, model, shape in (("coarse", coarse, COARSE_SHAPE), ("refinement", fine, FINE_SHAPE)):
                 size = "x".join(str(s) for s in shape[1:])
                 folded = fold_batch_norms(model)  # as the pipeline runs it
@@ -183,15 +212,15 @@ def main() -> None:
             if args.no_closed_form
             else closed_form_inputs(args.shared / "alphamatting", args.closed_form_images)
         )
-        pipeline_times, closed_form = interleaved_times(pipelines, args.repeats, closed_form_images)
+        pipeline_times, closed_form = interleaved_times(pipelines, args.block, closed_form_images)
     for key, name, params, gflop in whole:
-        row(name, "768x640x3 (uint8)", params, gflop, pipeline_times[key])
+        row(name, "768x640x3 (uint8)", params, gflop, pipeline_times[key]["per_image"])
 
     from tensorflow.python.util import _pywrap_util_port  # what this process loaded, not what was asked
 
     onednn = _pywrap_util_port.IsMklEnabled()
     print(f"\nOne image, CPU ({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} threads, "
-          f"oneDNN {'on' if onednn else 'off'}), median of {args.repeats}; float32 matmul 2048x2048: "
+          f"oneDNN {'on' if onednn else 'off'}), nets: median of {args.repeats}; float32 matmul 2048x2048: "
           f"{rate:.1f} GFLOP/s.\n")  # fmt: skip
     headers = ["net", "input", "parameters", "GFLOPs", "ms / image", "GFLOP/s", "of matmul"]
     print(markdown_table(headers, rows))
@@ -206,9 +235,11 @@ def main() -> None:
         print(f"closed-form matting (pymatting), alphamatting ({len(closed_form_images)} images, timed "
               f"in turns with the pipelines): {closed_form:.3f} s / image")  # fmt: skip
     for arch, ms in pipeline_times.items():
-        ratios = [f"{ms / mediapipe:.1f}x MediaPipe's time"] if mediapipe else []
-        ratios += [f"{closed_form / (ms / 1000):.1f}x faster than closed-form"] if closed_form else []
-        print(f"{arch} pipeline: {ms:.1f} ms / image; " + ", ".join(ratios))
+        per_image = ms["per_image"]
+        ratios = [f"{per_image / mediapipe:.1f}x MediaPipe's time"] if mediapipe else []
+        ratios += [f"{closed_form / (per_image / 1000):.1f}x faster than closed-form"] if closed_form else []
+        timing = f"median of {args.block} in a row after each closed-form image, the first {ms['first']:.1f}"
+        print(f"{arch} pipeline: {per_image:.1f} ms / image ({timing} ms); " + ", ".join(ratios))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ that their ratio compares the two over the same minutes of a shared machine."""
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pymatting
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import model_speed  # noqa: E402  (benchmarks/ is a folder of scripts, each importing its neighbours)
@@ -28,20 +30,45 @@ def test_closed_form_and_pipelines_take_turns(monkeypatch):
     pipelines = {"tf": Recorder("tf", calls), "onnx": Recorder("onnx", calls)}
     images = [(np.zeros((8, 8, 3)), np.zeros((8, 8)))] * 3
 
-    times, seconds = model_speed.interleaved_times(pipelines, repeats=5, closed_form=images)
+    times, seconds = model_speed.interleaved_times(pipelines, block=2, closed_form=images)
 
-    assert set(times) == {"tf", "onnx"} and all(t >= 0 for t in times.values())
+    assert set(times) == {"tf", "onnx"}
+    assert all(set(t) == {"per_image", "first"} and min(t.values()) >= 0 for t in times.values())
     assert seconds is not None and seconds >= 0
     # Warm-ups (each pipeline once, closed form's compile once), then 3 rounds of one closed-form
-    # image and, for each pipeline, an untimed call and ceil(5 / 3) = 2 timed ones: at least 5 timed
-    # calls each.
+    # image and, for each pipeline, a block of 2 consecutive timed calls.
     assert calls[:3] == ["tf", "onnx", "cf"]
-    assert calls[3:] == ["cf", "tf", "tf", "tf", "onnx", "onnx", "onnx"] * 3
+    assert calls[3:] == ["cf", "tf", "tf", "onnx", "onnx"] * 3
 
 
-def test_without_closed_form_the_pipelines_still_get_their_repeats(monkeypatch):
+def test_per_image_is_the_median_of_every_call_and_first_the_blocks_first(monkeypatch):
+    durations = iter([3.0, 1.0, 1.0, 5.0, 1.0])  # one block of five calls, slow at first
+    monkeypatch.setattr(model_speed, "timed", lambda fn, *args: (fn(*args), next(durations)))
+    times, _ = model_speed.interleaved_times({"tf": Recorder("tf", [])}, block=5, closed_form=[])
+    assert times["tf"] == {"per_image": 1000.0, "first": 3000.0}
+
+
+def test_trained_statistics_give_the_folded_convolutions_biases():
+    from matting.models import build_fine
+    from matting.models.folding import fold_batch_norms
+
+    def biases(model):
+        folded = fold_batch_norms(model)
+        return [w for layer in folded._flatten_layers() if getattr(layer, "use_bias", False)
+                for w in [layer.bias.numpy()]]  # fmt: skip
+
+    model = build_fine(arch="fast", filters=[8, 8], blocks=[0, 1])
+    norms = sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers())
+    untrained = sum(bool(np.any(b)) for b in biases(model))
+    trained = sum(bool(np.any(b)) for b in biases(model_speed.with_trained_statistics(model, seed=0)))
+    assert norms > 0 and trained == untrained + norms  # each folded batch norm now leaves a bias
+
+
+def test_without_closed_form_the_pipelines_still_get_their_block(monkeypatch):
     calls = []
     monkeypatch.setattr(pymatting, "estimate_alpha_cf", lambda image, trimap: calls.append("cf"))
-    times, seconds = model_speed.interleaved_times({"tf": Recorder("tf", calls)}, repeats=4, closed_form=[])
+    times, seconds = model_speed.interleaved_times({"tf": Recorder("tf", calls)}, block=4, closed_form=[])
     assert seconds is None and set(times) == {"tf"}
-    assert calls == ["tf"] * 6  # a warm-up, an untimed call and 4 timed ones, no closed form at all
+    assert calls == ["tf"] * 5  # a warm-up and a block of 4 timed calls, no closed form at all
+    with pytest.raises(ValueError, match="block"):
+        model_speed.interleaved_times({"tf": Recorder("tf", calls)}, block=0, closed_form=[])
