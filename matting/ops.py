@@ -24,8 +24,11 @@ def to_uint8_tensor(x: tf.Tensor, scale: float = 255.0) -> tf.Tensor:
 
 def box_mean(x: tf.Tensor, radius: int) -> tf.Tensor:
     """Mean over a (2r+1)-square window, ``[B, H, W, C]``; windows are cut at the border (only the
-    pixels inside the image count). Shifted sums of a zero-padded copy, divided by the number of
-    pixels inside each window: TensorFlow's CPU average pooling takes several times as long."""
+    pixels inside the image count). The window sums are one depthwise convolution with a kernel of
+    ones over the zero-padded map (shifted sums of a padded copy where C is not known when traced),
+    divided by the number of pixels inside each window: TensorFlow's CPU average pooling takes
+    several times as long, the shifted sums twice as long (2.1 against 1.0 ms for the refinement's
+    13 channels at 192x160)."""
     if radius == 0:
         return x
 
@@ -42,7 +45,11 @@ def box_mean(x: tf.Tensor, radius: int) -> tf.Tensor:
         return total
 
     count = window_sum(tf.ones_like(x[:1, :, :1, :1]), 1) * window_sum(tf.ones_like(x[:1, :1, :, :1]), 2)
-    return window_sum(window_sum(x, 1), 2) / count
+    channels = x.shape[-1]
+    if channels is None:
+        return window_sum(window_sum(x, 1), 2) / count
+    ones = tf.ones([2 * radius + 1, 2 * radius + 1, channels, 1], x.dtype)
+    return tf.nn.depthwise_conv2d(x, ones, [1, 1, 1, 1], "SAME") / count
 
 
 def guided_upsample(

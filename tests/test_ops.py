@@ -27,6 +27,20 @@ def test_box_mean_counts_only_pixels_inside_the_image():
     assert box_mean(y, 1).numpy()[0, 0, 0, 0] == np.mean([0, 1, 3, 4])
 
 
+def test_box_mean_by_convolution_equals_the_shifted_sums_and_a_reference():
+    x = np.random.default_rng(0).random((2, 7, 9, 5)).astype(np.float32)
+    radius = 2
+    padded = np.pad(x, [(0, 0), (radius, radius), (radius, radius), (0, 0)])
+    inside = np.pad(np.ones_like(x), [(0, 0), (radius, radius), (radius, radius), (0, 0)])
+    window = 2 * radius + 1
+    sums = sum(padded[:, i : i + 7, j : j + 9] for i in range(window) for j in range(window))
+    counts = sum(inside[:, i : i + 7, j : j + 9] for i in range(window) for j in range(window))
+    # Channels known when traced: the depthwise convolution; unknown: the shifted sums.
+    unknown = tf.function(lambda t: box_mean(t, radius), input_signature=[tf.TensorSpec([None] * 4)])
+    for got in (box_mean(tf.constant(x), radius), unknown(tf.constant(x))):
+        np.testing.assert_allclose(got.numpy(), sums / counts, rtol=1e-5, atol=1e-6)
+
+
 def test_guided_upsampling_keeps_a_constant_and_sharpens_an_edge():
     size = (240, 200)
     constant = guided_upsample(tf.fill([1, 24, 20, 1], 0.7), tf.random.uniform([1, *size, 3]), size)

@@ -31,6 +31,15 @@ def test_evaluation_reads_every_record_once_in_the_same_order(tiny_root):
     assert [i for _, batch in passes[0] for i in batch] == list(range(len(ids)))
 
 
+def test_only_training_streams_are_autotuned(tiny_root):
+    # Keras deletes the evaluation iterator every epoch; deleting an autotuned one can block for
+    # seconds, so evaluation streams run without the autotuner (training ones keep it).
+    files = split_files(tiny_root / "data/shards/tiny", "test")
+    assert make_dataset(files, image_and_id, batch_size=4, seed=0).options().autotune.enabled is True
+    evaluation = make_dataset(files, image_and_id, batch_size=4, training=False)
+    assert evaluation.options().autotune.enabled is False
+
+
 def test_coarse_quality_records_get_their_weight(tmp_path):
     from matting.data.features import encode_example
 
