@@ -134,6 +134,13 @@ def test_a_fast_pipeline_exports_and_reloads(fast_pipeline, tmp_path, format):
         assert np.abs(got - expected).max() <= TOLERANCE[format], shape
 
 
+def test_the_live_pipeline_takes_uint8_into_the_graph_with_the_float_paths_result(fast_pipeline):
+    assert fast_pipeline.uint8  # the images go in as uint8, scaled inside the graph
+    image = np.random.default_rng(8).integers(0, 256, (2, 45, 38, 3), np.uint8)
+    as_float = fast_pipeline.module(tf.constant(image / np.float32(255.0))).numpy()[..., 0]
+    np.testing.assert_allclose(fast_pipeline.predict_batch(image), as_float, atol=1e-6)
+
+
 def test_the_backbone_batch_norms_use_the_configured_momentum():
     net = build_coarse_fast(bn_momentum=0.8)
     backbone = net.get_layer("enc_backbone")

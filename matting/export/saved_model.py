@@ -7,16 +7,16 @@ from pathlib import Path
 import tensorflow as tf
 
 from matting.export.folder import exported_file, write_folder
-from matting.inference.module import IMAGE_SPEC, MattingModule
+from matting.inference.module import IMAGE_SPEC, UINT8_SPEC, MattingModule
 from matting.ops import to_uint8_tensor
 
 
 def write(module: MattingModule, target: str, *, overwrite=False, metadata=None) -> Path:
     """A SavedModel of ``module``; ``tf.saved_model.load(path)(images)`` is the module's own ``__call__``."""
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    @tf.function(input_signature=[UINT8_SPEC])
     def matte_uint8(images):
-        alpha = module.matte(tf.cast(images, tf.float32) / 255.0)["alpha"]
+        alpha = module.matte_uint8(images)["alpha"]
         return {"alpha": alpha, "rgba": tf.concat([images, to_uint8_tensor(alpha)], axis=-1)}
 
     serving = tf.function(lambda images: {"alpha": module(images)}, input_signature=[IMAGE_SPEC])

@@ -15,6 +15,7 @@ from matting.ops import guided_upsample, resize_bilinear
 # How the refinement's alpha returns to the input size: along the image's edges, or a plain zoom.
 UPSAMPLE = ("guided", "bilinear")
 IMAGE_SPEC = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
+UINT8_SPEC = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
 
 
 class MattingModule(tf.Module):
@@ -64,6 +65,10 @@ class MattingModule(tf.Module):
             "coarse": resize_bilinear(coarse, height_width),
             "if_person": tf.reduce_max(coarse, axis=[1, 2, 3]),
         }
+
+    def matte_uint8(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        """:meth:`matte` on ``[B, H, W, 3]`` uint8 RGB, scaled to [0, 1] inside the graph."""
+        return self.matte(tf.cast(images, tf.float32) / 255.0)
 
     @tf.function(input_signature=[IMAGE_SPEC])
     def __call__(self, images: tf.Tensor) -> tf.Tensor:
