@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)  ## Create .venv (if missing) and install the project with its dev tools
 
-demo: $(STAMP)  ## Build data, train both stages, export, evaluate: the whole chain (~5.5 min on 2 cores, install included)
+demo: $(STAMP)  ## Build data, train both stages, export, evaluate: the whole chain (~4.5 min on 2 cores, install included)
 	@start=$$(date +%s); \
 	$(PY) build_dataset.py experiment=demo && \
 	$(PY) train_coarse.py experiment=demo && \
