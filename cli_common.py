@@ -28,7 +28,7 @@ def plain(cfg: DictConfig) -> dict:
 def pipeline_options(cfg: DictConfig) -> dict:
     """The keyword arguments of ``MattingPipeline.from_models`` / ``from_checkpoints`` in ``cfg.model``."""
     model = plain(cfg.model)
-    return {key: model[key] for key in ("coarse_size", "fine_size", "upsample")}
+    return {key: model[key] for key in ("coarse_size", "fine_size", "upsample", "fine_frame")}
 
 
 def check_trained_sizes(cfg: DictConfig) -> None:
@@ -84,11 +84,25 @@ def train(cfg: DictConfig) -> dict:
     use_onednn(options.pop("onednn", None))  # before TensorFlow loads
     from matting.training.stage import train_stage  # here: the other scripts need no training code
 
+    seed_imagenet(cfg)
     path = StageFiles(Path(cfg.train.out_dir), cfg.train.stage).config
     on_chief = lambda: save_config(cfg, path)  # noqa: E731
     result = train_stage(**options, shards_dir=cfg.data.shards_dir, model=plain(cfg.model), on_chief=on_chief)
     print(f"checkpoint: {result['checkpoint']} ({result['images_per_second']} images/s)")
     return result
+
+
+def seed_imagenet(cfg: DictConfig) -> None:
+    """With ``model.coarse.backbone_weights=imagenet`` and a ``paths.weights_dir`` folder, Keras'
+    cache gets that folder's verified ImageNet files first: no download (none is possible here)."""
+    if OmegaConf.select(cfg, "model.coarse.backbone_weights") != "imagenet":
+        return
+    folder = Path(OmegaConf.select(cfg, "paths.weights_dir", default="") or "")
+    if folder.is_dir():
+        from matting.models.pretrained import seed_cache
+
+        for path in seed_cache(folder):
+            print(f"imagenet weights: {path} (from {folder})")
 
 
 def run(stage: str, fn, cfg: DictConfig):

@@ -55,14 +55,14 @@ import tensorflow as tf
 
 from matting.errors import ConfigError
 from matting.evaluation.holdout import HELD_OUT, Selection, SplitRecord, select_photos
-from matting.evaluation.report import save_prediction_grid
+from matting.evaluation.report import run_record, save_prediction_grid
 from matting.evaluation.samples import load_folder_arrays
 from matting.evaluation.scoring import mask_iou, worst
+from matting.inference.module import FRAMES
 from matting.inference.pipeline import MattingPipeline
 from matting.io.codecs import to_uint8
 from matting.metrics import mse, sad
 from matting.models import build_coarse_unet, build_fine_unet
-from matting.ops import resize_bilinear
 from matting.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,17 +104,12 @@ def timed(fn, *args):
 
 
 def coarse_stage(pipeline: MattingPipeline):
-    """The coarse stage alone, as :meth:`MattingModule.matte` runs it (resize to the net's size, the
-    net, resize back): uint8 RGB ``[H, W, 3]`` -> mask ``[H, W]`` in [0, 1]; one trace for every size."""
+    """The coarse stage alone (:meth:`MattingModule.coarse_stage`): uint8 RGB ``[H, W, 3]`` -> mask
+    ``[H, W]`` in [0, 1]; one trace for every size."""
     module = pipeline.module
     if module is None:
         raise ConfigError("the coarse stage alone needs the checkpoints, not an exported artifact")
-
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
-    def run(images):
-        coarse = module.coarse(resize_bilinear(images, module.coarse_size), training=False)
-        return tf.clip_by_value(resize_bilinear(coarse, tf.shape(images)[1:3]), 0.0, 1.0)
-
+    run = tf.function(module.coarse_stage, input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
     return lambda image: run(tf.constant(np.asarray(image, np.float32)[None] / 255.0)).numpy()[0, ..., 0]
 
 
@@ -387,6 +382,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--fine", default="outputs/demo/fine/fine.keras")
     parser.add_argument("--coarse-size", type=int, nargs=2, default=[96, 80])
     parser.add_argument("--fine-size", type=int, nargs=2, default=[192, 160])
+    parser.add_argument("--fine-frame", choices=FRAMES, default="squeeze", help="model.fine_frame")
     parser.add_argument(
         "--untrained-filters", type=int, nargs="+", default=None, metavar="N",
         help="no checkpoints: fresh, untrained U-Nets of these widths (e.g. 4 8), to try the script "
@@ -416,7 +412,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def make_pipeline(args: argparse.Namespace) -> MattingPipeline:
-    sizes = {"coarse_size": args.coarse_size, "fine_size": args.fine_size}
+    sizes = {"coarse_size": args.coarse_size, "fine_size": args.fine_size, "fine_frame": args.fine_frame}
     if args.untrained_filters:
         coarse = build_coarse_unet(filters=args.untrained_filters)
         fine = build_fine_unet(filters=args.untrained_filters)
@@ -494,6 +490,7 @@ def main(argv=None) -> dict:
     print("\n" + text)
     files["md"].write_text(text + "\n")
     payload = {
+        "run": run_record(),
         "held_out": record is not None,
         "photos": {name: selections[name].summary(count) for name, count in scored.items()},
         "masks": {s.name: s.rows for s in sets},

@@ -71,3 +71,17 @@ def guided_upsample(
     a = cov_ip / (var_i + eps)
     b = mean_p - a * mean_i
     return resize_bilinear(box_mean(a, radius), size) * gray + resize_bilinear(box_mean(b, radius), size)
+
+
+def aspect_frame(height_width: tf.Tensor, size, multiple: int = 32, max_aspect: float = 3.0) -> tf.Tensor:
+    """The (height, width) int32 ``[2]`` of a frame with about the pixels of ``size`` (height,
+    width) at the aspect of an image of ``height_width``, each side a multiple of ``multiple``, the
+    aspect limited to ``max_aspect`` either way. An 800x550 photo squeezed into a 640x768 frame is
+    resampled 0.8x one way and 1.4x the other, and its edges with it; in this frame (832x576), at
+    about its own resolution both ways."""
+    area = float(size[0]) * float(size[1])
+    hw = tf.cast(height_width, tf.float32)
+    aspect = tf.clip_by_value(hw[0] / hw[1], 1.0 / max_aspect, max_aspect)
+    height = tf.sqrt(area * aspect)
+    frame = tf.stack([height, area / height]) / multiple
+    return tf.maximum(tf.cast(tf.round(frame), tf.int32), 1) * multiple

@@ -88,3 +88,22 @@ def test_the_configs_paths_are_the_layout_the_code_reads():
         assert Path(cfg.paths[f"{stage}_checkpoint"]) == files.last
     evaluate = compose_config("evaluate", ["split=val"])
     assert Path(evaluate.out_dir) == eval_files(evaluate.paths.run_dir, "val").folder
+
+
+def test_predict_and_export_read_the_released_model_unless_told_a_run():
+    from matting.layout import stage_files
+
+    for script, extra in (("predict", ["input=photo.jpg"]), ("export", [])):
+        released = compose_config(script, extra)
+        folder = released.paths.released.pretrained
+        assert Path(folder).parts[-2:] == ("pretrained", "portrait")
+        assert Path(released.coarse_checkpoint) == stage_files(folder, "coarse").last
+        assert Path(released.fine_checkpoint) == stage_files(folder, "fine").last
+        assert Path(released.paths.predict_dir).parts[-3:] == ("outputs", "pretrained", "predict")
+        for override in ("name=mine", "experiment=demo"):
+            run = compose_config(script, [*extra, override])
+            assert Path(run.coarse_checkpoint) == stage_files(run.paths.run_dir, "coarse").last
+    finetune = compose_config("train_coarse", ["experiment=finetune"])
+    assert Path(finetune.train.init_from) == stage_files(folder, "coarse").last
+    mine = compose_config("train_fine", ["experiment=finetune", "pretrained=mine"])
+    assert Path(mine.train.init_from) == stage_files(Path(mine.paths.output_dir) / "mine", "fine").last

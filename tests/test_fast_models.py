@@ -152,3 +152,23 @@ def test_the_backbone_batch_norms_use_the_configured_momentum():
         for layer in backbone.get_config()["layers"]
         if layer["class_name"] == "BatchNormalization"
     } == {0.8}
+
+
+def test_the_aspect_frame_feeds_the_refinement_the_image_at_its_own_aspect(fast_pipeline):
+    from matting.inference.module import MattingModule
+    from matting.ops import aspect_frame, resize_bilinear
+
+    nets = fast_pipeline.module.coarse, fast_pipeline.module.fine
+    sizes = {"coarse_size": (32, 32), "fine_size": (64, 64)}
+    aspect = MattingModule(*nets, **sizes, fine_frame="aspect")
+    image = tf.constant(np.random.default_rng(9).random((1, 40, 100, 3), np.float32))
+    frame = aspect_frame(tf.constant([40, 100]), (64, 64), 32)
+    assert frame.numpy().tolist() == [32, 96]  # 64x64's pixels, at 100:40 (squeezed: 64:64)
+    coarse = nets[0](resize_bilinear(image, (32, 32)))
+    refined = nets[1](tf.concat([resize_bilinear(image, frame), resize_bilinear(coarse, frame)], axis=-1))
+    expected = resize_bilinear(refined, (40, 100)).numpy()
+    np.testing.assert_allclose(aspect.matte(image)["alpha"].numpy(), expected, atol=1e-5)
+    squeezed = MattingModule(*nets, **sizes).matte(image)["alpha"].numpy()
+    assert np.abs(squeezed - expected).max() > 1e-3
+    with pytest.raises(ConfigError, match="fine_frame"):
+        MattingModule(*nets, **sizes, fine_frame="stretch")

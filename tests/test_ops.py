@@ -56,3 +56,16 @@ def test_guided_upsampling_keeps_a_constant_and_sharpens_an_edge():
     plain_error = np.mean((plain - truth) ** 2)
     guided_error = np.mean((guided - truth) ** 2)
     assert guided_error < 0.5 * plain_error, (guided_error, plain_error)
+
+
+def test_the_aspect_frame_keeps_the_pixels_and_the_images_aspect():
+    from matting.ops import aspect_frame
+
+    frame = lambda h, w, **kw: aspect_frame(tf.constant([h, w]), (768, 640), **kw).numpy().tolist()  # noqa: E731
+    assert frame(768, 640) == frame(1536, 1280) == [768, 640]  # the card's frame for the card's aspect
+    assert frame(550, 800) == [576, 832]  # alphamatting's landscape, not squeezed into 768x640
+    assert frame(825, 550) == [864, 576]  # the full-body street photos' 1.5
+    assert frame(1, 1000) == [416, 1216]  # a strip: the aspect capped at 3
+    assert frame(825, 550, multiple=16) == [864, 576] and frame(700, 600, multiple=16) == [752, 656]
+    for h, w in ((550, 800), (825, 550), (1, 1000)):
+        assert abs(np.prod(frame(h, w)) / (768 * 640) - 1) < 0.05

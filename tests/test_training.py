@@ -323,3 +323,57 @@ def test_train_onednn_switches_tensorflows_kernels_before_it_loads(setting, enab
     use_onednn(os.environ.get(ONEDNN, "1") != "1")
     assert "ignored: TensorFlow is already loaded" in capsys.readouterr().err
     assert os.environ.get(ONEDNN) == before
+
+
+def test_warmup_rises_linearly_then_follows_the_schedule():
+    from matting.training.fit import learning_rate_schedule
+
+    cosine = learning_rate_schedule(1e-3, "cosine", 100, warmup_steps=10)
+    rates = [float(cosine(step)) for step in (0, 5, 10, 55, 100)]
+    np.testing.assert_allclose(rates, [0.0, 5e-4, 1e-3, 5e-4, 0.0], atol=1e-9)
+    constant = learning_rate_schedule(1e-3, "constant", 100, warmup_steps=10)
+    np.testing.assert_allclose([float(constant(s)) for s in (5, 10, 99)], [5e-4, 1e-3, 1e-3], atol=1e-9)
+    assert learning_rate_schedule(1e-3, "constant", 100) == 1e-3
+    with pytest.raises(ConfigError, match="warmup_steps"):
+        learning_rate_schedule(1e-3, "cosine", 100, warmup_steps=100)
+
+
+def test_fused_adam_steps_the_scaled_variables_at_their_fraction_of_the_rate():
+    def run(optimizer):
+        rng = np.random.default_rng(0)
+        variables = [keras.Variable(np.zeros(3, "float32"), name=n) for n in ("encoder", "decoder")]
+        optimizer.build(variables)
+        for _ in range(4):
+            optimizer.apply([tf.constant(rng.normal(size=3).astype("float32")) for _ in variables], variables)
+        return [v.numpy() for v in variables]
+
+    (encoder, decoder) = run(FusedAdam(1e-2, scaled=["encoder"], scale=0.1))
+    (slow, _), (_, full) = run(FusedAdam(1e-3)), run(FusedAdam(1e-2))
+    assert np.abs(decoder).max() > 0.01
+    np.testing.assert_allclose(encoder, slow, atol=1e-7)  # Adam at a tenth of the rate
+    np.testing.assert_allclose(decoder, full, atol=1e-7)
+
+
+def test_the_encoders_rate_and_batch_norms_as_configured(tmp_path):
+    from matting.models import build_coarse_fast
+
+    def encoder_change(**options):
+        keras.utils.set_random_seed(0)
+        net = build_coarse_fast(filters=[8, 8, 8, 8], backbone_alpha=0.35)
+        initialise(net, None, freeze_encoder=False, freeze_encoder_bn=options.pop("freeze_encoder_bn", False))
+        backbone = net.get_layer("enc_backbone")
+        norm = backbone.get_layer("bn_Conv1")
+        before = [w.numpy().copy() for w in (backbone.get_layer("Conv1").kernel, *norm.weights)]
+        fit_model(net, one_batch(), None, loss=bce_dice_loss, out_dir=str(tmp_path / str(options)),
+                  epochs=1, steps_per_epoch=3, learning_rate=1e-2, verbose=0, **options)  # fmt: skip
+        after = [w.numpy() for w in (backbone.get_layer("Conv1").kernel, *norm.weights)]
+        return [np.abs(a - b).max() for a, b in zip(after, before, strict=True)]
+
+    conv, gamma, beta, mean, variance = encoder_change()
+    assert min(conv, gamma, mean) > 0  # all of it trains, the batch norms' statistics move
+    slow_conv, *_ = encoder_change(encoder_lr_scale=0.01)
+    assert 0 < slow_conv < conv / 10
+    frozen = encoder_change(freeze_encoder_bn=True)
+    assert frozen[0] > 0 and frozen[1:] == [0, 0, 0, 0]  # convolutions train, batch norms stay
+    with pytest.raises(ConfigError, match="encoder_lr_scale"):
+        encoder_change(encoder_lr_scale=0)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +29,16 @@ TABLE_COLUMNS = (
     ("conn", "Conn"),
     ("mse_unknown", "MSE (unknown)"),
 )
+
+
+def run_record() -> dict:
+    """What a results file says of the run that wrote it: the command, the date (UTC) and the
+    machine, so that a figure is never read without them."""
+    return {
+        "command": " ".join(sys.argv),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+    }
 
 
 def summary_table(summaries: dict[str, dict], *, title: str) -> str:

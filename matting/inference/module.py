@@ -9,11 +9,14 @@ import tensorflow as tf
 
 from matting.errors import ConfigError
 from matting.models.folding import fold_batch_norms
-from matting.models.unet import check_input_size
-from matting.ops import guided_upsample, resize_bilinear
+from matting.models.unet import check_input_size, size_multiple
+from matting.ops import aspect_frame, guided_upsample, resize_bilinear
 
 # How the refinement's alpha returns to the input size: along the image's edges, or a plain zoom.
 UPSAMPLE = ("guided", "bilinear")
+# How an image becomes the refinement's input: resized to fine_size whatever its aspect, or to a
+# frame of as many pixels at its own aspect (matting.ops.aspect_frame).
+FRAMES = ("squeeze", "aspect")
 IMAGE_SPEC = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
 UINT8_SPEC = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
 
@@ -24,12 +27,23 @@ class MattingModule(tf.Module):
     every export gets the smaller graph."""
 
     def __init__(
-        self, coarse: keras.Model, fine: keras.Model, *, coarse_size, fine_size, upsample: str = "bilinear"
+        self,
+        coarse: keras.Model,
+        fine: keras.Model,
+        *,
+        coarse_size,
+        fine_size,
+        upsample: str = "bilinear",
+        fine_frame: str = "squeeze",
     ):
         super().__init__(name="matting")
         if upsample not in UPSAMPLE:
             raise ConfigError(f"model.upsample must be one of {UPSAMPLE}, got {upsample!r}")
-        self.upsample = upsample
+        if fine_frame not in FRAMES:
+            raise ConfigError(f"model.fine_frame must be one of {FRAMES}, got {fine_frame!r}")
+        self.upsample, self.fine_frame = upsample, fine_frame
+        # The aspect frame's sides: multiples of the refinement's own rule and of its 1/32 level.
+        self.frame_multiple = max(32, size_multiple(fine))
         check_input_size(coarse, coarse_size, "model.coarse_size")
         check_input_size(fine, fine_size, "model.fine_size")
         # Inference only: the batch norms folded into their convolutions (the same function, fewer ops).
@@ -50,10 +64,11 @@ class MattingModule(tf.Module):
         height_width = tf.shape(images)[1:3]
         coarse = self.coarse(resize_bilinear(images, self.coarse_size), training=False)  # [B, 192, 160, 1]
         guide = coarse if mask is None else mask
-        fine_in = tf.concat(
-            [resize_bilinear(images, self.fine_size), resize_bilinear(guide, self.fine_size)], axis=-1
-        )  # [B, 768, 640, 4]
-        alpha = self.fine(fine_in, training=False)  # [B, 768, 640, 1]
+        frame = self.fine_size
+        if self.fine_frame == "aspect":
+            frame = aspect_frame(height_width, self.fine_size, self.frame_multiple)
+        fine_in = tf.concat([resize_bilinear(images, frame), resize_bilinear(guide, frame)], axis=-1)
+        alpha = self.fine(fine_in, training=False)  # [B, 768, 640, 1] (squeeze)
         # Both nets return maps in [0, 1], which a bilinear resize keeps (each output pixel is a
         # weighted mean); the guided upsampling's linear fit can overshoot, so it is clipped.
         if self.upsample == "guided":
@@ -65,6 +80,12 @@ class MattingModule(tf.Module):
             "coarse": resize_bilinear(coarse, height_width),
             "if_person": tf.reduce_max(coarse, axis=[1, 2, 3]),
         }
+
+    def coarse_stage(self, images: tf.Tensor) -> tf.Tensor:
+        """The coarse stage alone, as :meth:`matte` runs it: ``[B, H, W, 3]`` float32 RGB in [0, 1] ->
+        the person mask ``[B, H, W, 1]`` in [0, 1] at the input size."""
+        coarse = self.coarse(resize_bilinear(images, self.coarse_size), training=False)
+        return tf.clip_by_value(resize_bilinear(coarse, tf.shape(images)[1:3]), 0.0, 1.0)
 
     def matte_uint8(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         """:meth:`matte` on ``[B, H, W, 3]`` uint8 RGB, scaled to [0, 1] inside the graph."""

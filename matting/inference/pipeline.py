@@ -39,8 +39,16 @@ class MattingPipeline:
         coarse_size=(192, 160),
         fine_size=(768, 640),
         upsample: str = "bilinear",
+        fine_frame: str = "squeeze",
     ) -> MattingPipeline:
-        module = MattingModule(coarse, fine, coarse_size=coarse_size, fine_size=fine_size, upsample=upsample)
+        module = MattingModule(
+            coarse,
+            fine,
+            coarse_size=coarse_size,
+            fine_size=fine_size,
+            upsample=upsample,
+            fine_frame=fine_frame,
+        )
 
         # The uint8 images go into the graph, which scales them: a float copy made in numpy costs
         # more than the whole division (a fresh 768x640 float32 array took 2.5 ms to become a

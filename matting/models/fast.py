@@ -15,6 +15,7 @@ their skips, so any height and width works. Layers of the encoders are named ``e
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import keras
@@ -29,6 +30,7 @@ from matting.models.blocks import (
     squeeze_excite,
     up_light,
 )
+from matting.models.pretrained import check_imagenet
 
 # MobileNetV2's features at 1/2, 1/4, 1/8, 1/16 (the skips) and 1/32.
 MOBILENET_V2_FEATURES = (
@@ -61,9 +63,13 @@ def mobilenet_v2_features(
     thousands of steps to leave their initial values, so a short run scores its validation (and
     inference) through statistics it never trained with (val MSE 0.29 against 0.065 in training,
     on the demo)."""
-    base = keras.applications.MobileNetV2(
-        input_shape=(None, None, 3), alpha=alpha, include_top=False, weights=weights
-    )
+    if weights == "imagenet":
+        check_imagenet(alpha)
+    with warnings.catch_warnings():  # "Weights for input shape (224, 224) will be loaded": as meant
+        warnings.filterwarnings("ignore", message=".*input_shape. is undefined or non-square")
+        base = keras.applications.MobileNetV2(
+            input_shape=(None, None, 3), alpha=alpha, include_top=False, weights=weights
+        )
     for layer in base.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = bn_momentum

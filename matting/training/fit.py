@@ -48,15 +48,31 @@ def training_metrics() -> list[keras.metrics.Metric]:
 # ---------------------------------------------------------------------------------------------------
 
 
-def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int):
-    """A constant rate or a cosine decay to zero over ``total_steps``."""
+def learning_rate_schedule(learning_rate: float, schedule: str, total_steps: int, warmup_steps: int = 0):
+    """A constant rate or a cosine decay to zero over ``total_steps``; with ``warmup_steps``, the
+    first that many steps rise linearly from 0 to ``learning_rate`` (a pretrained encoder under a
+    freshly initialised decoder: full-rate steps on the decoder's random gradients would wash out
+    its features before the decoder has learned to use them)."""
     if learning_rate <= 0:
         raise ConfigError(f"train.fit.learning_rate must be positive, got {learning_rate}")
-    if schedule == "constant":
-        return learning_rate
-    if schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
-    raise ConfigError(f"train.fit.schedule must be 'constant' or 'cosine', got {schedule!r}")
+    if schedule not in ("constant", "cosine"):
+        raise ConfigError(f"train.fit.schedule must be 'constant' or 'cosine', got {schedule!r}")
+    if not 0 <= warmup_steps < total_steps:
+        raise ConfigError(
+            f"train.fit.warmup_steps must be at least 0 and below the run's {total_steps} steps, "
+            f"got {warmup_steps}"
+        )
+    if not warmup_steps:
+        return (
+            learning_rate
+            if schedule == "constant"
+            else keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
+        )
+    # alpha: the floor as a fraction of the rate; 1 holds it constant after the warm-up.
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, total_steps - warmup_steps, alpha=1.0 if schedule == "constant" else 0.0,
+        warmup_target=learning_rate, warmup_steps=warmup_steps,
+    )  # fmt: skip
 
 
 @keras.saving.register_keras_serializable(package="matting")
@@ -67,12 +83,29 @@ class FusedAdam(keras.optimizers.Adam):
     on a 2-core CPU (23 s against 34-36 s for the fast coarse net at the demo's size).
 
     Keras' own update where the fused op does not apply: sparse gradients, ``amsgrad``, and under a
-    distribution strategy (whose variables Keras updates replica by replica)."""
+    distribution strategy (whose variables Keras updates replica by replica).
+
+    ``scaled`` (variable paths) and ``scale``: those variables step at ``scale`` times the rate (a
+    pretrained encoder kept close to its features while the decoder learns at the full rate)."""
+
+    def __init__(self, *args, scaled=(), scale: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scaled, self.scale = frozenset(scaled), float(scale)
+
+    def get_config(self):
+        return super().get_config() | {"scaled": sorted(self.scaled), "scale": self.scale}
+
+    def build(self, var_list):
+        super().build(var_list)
+        # By index: update_step gets the backend's variable, which has no Keras path.
+        self._scaled_indices = {i for i, v in enumerate(var_list) if v.path in self.scaled}
 
     def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        if index in self._scaled_indices:
+            learning_rate = learning_rate * self.scale
         if isinstance(gradient, tf.IndexedSlices) or self.amsgrad or tf.distribute.has_strategy():
             return super().update_step(gradient, variable, learning_rate)
-        index = self._get_variable_index(variable)
         var, m, v = (x.value if isinstance(x, keras.Variable) else x
                      for x in (variable, self._momentums[index], self._velocities[index]))  # fmt: skip
         dtype = var.dtype
@@ -169,6 +202,8 @@ def fit_model(
     validation_steps: int | None = None,
     checkpoint_every: int | None = None,
     jit_compile: bool = False,
+    warmup_steps: int = 0,
+    encoder_lr_scale: float = 1.0,
     verbose: int = 2,
 ) -> dict:
     """Train ``model`` and save, in ``out_dir``, the files of :class:`matting.layout.StageFiles`
@@ -183,6 +218,9 @@ def fit_model(
     validation MSE is part of the state, so the best checkpoint is not replaced by a worse one after
     a resume. The backup is removed when training completes. TensorBoard logs go to ``tensorboard``;
     ``checkpoint_every`` also writes ``latest``.
+
+    ``warmup_steps``: the rate rises linearly over these first steps; ``encoder_lr_scale``: the
+    encoder's (``enc*`` layers') variables learn at this fraction of the rate.
     """
     if epochs <= 0 or steps_per_epoch <= 0:
         raise ConfigError(
@@ -193,8 +231,11 @@ def fit_model(
     files = StageFiles(out, model.name.removesuffix("_unet"))
 
     synchronise_batch_norm(model)
-    lr = learning_rate_schedule(learning_rate, schedule, epochs * steps_per_epoch)
-    optimizer = FusedAdam(lr)
+    lr = learning_rate_schedule(learning_rate, schedule, epochs * steps_per_epoch, warmup_steps)
+    if not 0 < encoder_lr_scale <= 1:
+        raise ConfigError(f"train.fit.encoder_lr_scale must be in (0, 1], got {encoder_lr_scale}")
+    encoder = [v.path for layer in model.layers if layer.name.startswith("enc") for v in layer.weights]
+    optimizer = FusedAdam(lr, scaled=encoder if encoder_lr_scale != 1 else (), scale=encoder_lr_scale)
     model.compile(optimizer=optimizer, loss=loss, metrics=training_metrics(), jit_compile=jit_compile)
     latest = files.latest if checkpoint_every else None
     state = TrainingState(files.backup, steps_per_epoch, checkpoint_every, best=files.best, latest=latest)
@@ -236,16 +277,26 @@ def fit_model(
     }
 
 
-def initialise(net: keras.Model, init_from: str | None, freeze_encoder: bool) -> None:
+def initialise(
+    net: keras.Model, init_from: str | None, freeze_encoder: bool, freeze_encoder_bn: bool = False
+) -> None:
     """Fine-tuning: load the weights of ``init_from`` (a ``.keras`` checkpoint of the same
-    architecture), and with ``freeze_encoder`` keep the encoder (the ``enc*`` layers) fixed."""
+    architecture), and with ``freeze_encoder`` keep the encoder (the ``enc*`` layers) fixed; with
+    ``freeze_encoder_bn`` only its batch norms, which then normalise by their stored statistics (a
+    pretrained encoder's, estimated over far more images than a batch of 16 holds) and keep their
+    scales and offsets."""
     if init_from:
         path = Path(init_from)
         source = load_checkpoint(path, missing="the checkpoint to fine-tune from, train.init_from")
         if [w.shape for w in source.weights] != [w.shape for w in net.weights]:
             raise ConfigError(f"{path}: its architecture differs from model.{net.name.split('_')[0]}")
         net.set_weights(source.get_weights())
-    if freeze_encoder:
-        for layer in net.layers:
-            if layer.name.startswith("enc"):
-                layer.trainable = False
+    for layer in net.layers:
+        if not layer.name.startswith("enc"):
+            continue
+        if freeze_encoder:
+            layer.trainable = False
+        elif freeze_encoder_bn:
+            for inner in getattr(layer, "layers", [layer]):
+                if isinstance(inner, keras.layers.BatchNormalization):
+                    inner.trainable = False

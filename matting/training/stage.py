@@ -29,6 +29,7 @@ def train_stage(
     seed: int = 0,
     init_from: str | None = None,
     freeze_encoder: bool = False,
+    freeze_encoder_bn: bool = False,
     mixed_precision: bool = False,
     strategy: str = "default",
     on_chief=None,
@@ -39,9 +40,10 @@ def train_stage(
     ``model`` is the model config (``coarse_size``, ``fine_size`` and the ``coarse`` / ``fine``
     constructor arguments); ``loss`` and ``examples`` go to :func:`matting.data.stages.make_stage`;
     ``input`` and ``fit`` are the keyword arguments of :func:`matting.data.pipeline.make_dataset`
-    and :func:`~matting.training.fit.fit_model`. ``init_from`` / ``freeze_encoder``: fine-tune (see
-    :func:`~matting.training.fit.initialise`); ``mixed_precision``: float16 compute with float32
-    weights and heads (GPUs); ``strategy``: see :func:`~matting.training.fit.distribution_strategy`.
+    and :func:`~matting.training.fit.fit_model`. ``init_from`` / ``freeze_encoder`` /
+    ``freeze_encoder_bn``: fine-tune (see :func:`~matting.training.fit.initialise`);
+    ``mixed_precision``: float16 compute with float32 weights and heads (GPUs); ``strategy``: see
+    :func:`~matting.training.fit.distribution_strategy`.
     ``on_chief``: a function called before training by the worker that writes the checkpoints
     (the only one but with ``multi_worker``), such as saving the run's config beside them.
     """
@@ -53,7 +55,7 @@ def train_stage(
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
     with strategy.scope():
         net = stage.build_net()
-        initialise(net, init_from, freeze_encoder)
+        initialise(net, init_from, freeze_encoder, freeze_encoder_bn)
         if on_chief is not None and is_chief():
             on_chief()
     # A resumed run draws a new shuffle order rather than replaying the batches it already saw;

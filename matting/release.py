@@ -1,0 +1,97 @@
+"""A released model: a run's two checkpoints as inference weights (no optimizer state), the configs
+they were trained with, the held-out figures of ``benchmarks/peers.py`` and a model card made from
+them, in the layout of a run folder (``<out>/coarse/coarse.keras`` ...), so every script reads it as
+it reads a run (``paths.released`` in the config).
+
+The card's figures come from the JSON, never typed: a release is made again, not edited.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from matting.errors import ConfigError
+from matting.io.files import atomic_folder
+from matting.layout import CONFIG_FILE, STAGES, stage_files
+from matting.models.loading import load_checkpoint
+from matting.tables import markdown_table
+
+FIGURES_FILE = "figures.json"
+ALPHA_KEYS = ("mse", "sad", "mse_band", "sad_band")
+CARD_FILE = "README.md"
+OURS_ROWS = ("coarse stage (ours)", "whole pipeline (ours): its alpha")
+MEDIAPIPE = "MediaPipe Selfie Segmentation"
+ALPHA_ROWS = (
+    "true mask (alpha > 0.5) itself, as the alpha",
+    "true mask -> refinement (ours)",
+    "true mask -> closed-form matting",
+)
+
+
+def summarise(peers: dict) -> dict:
+    """``peers.json`` -> per photo set and method, the mean IoU and MSE and the photo count; per
+    alpha row, the mean MSE / SAD over the whole image and the band."""
+
+    def mean(rows, key):
+        values = [row[key] for row in rows if row.get(key) is not None]
+        return round(float(np.mean(values)), 4) if values else None
+
+    masks = {
+        name: {method: {"iou": mean(rows, "iou"), "mse": mean(rows, "mse"), "photos": len(rows)}
+               for method, rows in methods.items()}
+        for name, methods in peers["masks"].items()
+    }  # fmt: skip
+    alpha = {
+        row: {key: mean(values, key) for key in ("mse", "sad", "mse_band", "sad_band")}
+        | {"images": len(values)}
+        for row, values in peers["alpha"].items()
+    }
+    return {"run": peers.get("run"), "held_out": peers["held_out"], "photos": peers.get("photos", {}),
+            "masks": masks, "alpha": alpha}  # fmt: skip
+
+
+def figures_tables(figures: dict) -> str:
+    """The model card's two tables, from :func:`summarise`'s output."""
+    rows = []
+    for name, methods in figures["masks"].items():
+        for method in (*OURS_ROWS, MEDIAPIPE):
+            if method in methods:
+                m = methods[method]
+                rows.append([name, method, m["photos"], f"{m['iou']:.3f}", f"{m['mse']:.4f}"])
+    masks = markdown_table(["photos", "method", "n", "IoU", "MSE"], rows)
+    alpha = markdown_table(
+        ["alphamatting, from the true mask", "n", "MSE", "SAD", "band MSE", "band SAD"],
+        [
+            [row, a["images"], *(f"{a[k]:.4f}" if "mse" in k else f"{a[k]:.2f}" for k in ALPHA_KEYS)]
+            for row, a in figures["alpha"].items()
+            if row in ALPHA_ROWS
+        ],
+    )
+    run = figures.get("run")
+    measured = f"Measured {run['date']} on {run['machine']}: `{run['command']}`\n\n" if run else ""
+    return measured + masks + "\n\n" + alpha
+
+
+def release(run_dir: str | Path, peers_json: str | Path, out_dir: str | Path, card_template: str) -> Path:
+    """Write the release of the run in ``run_dir`` (both stages trained) to ``out_dir``, replacing
+    it whole: each stage's ``<stage>.keras`` loaded and saved again uncompiled (the weights alone,
+    no optimizer state) with its ``config.yaml``; ``figures.json`` (:func:`summarise` of
+    ``peers_json``, which must be on held-out photos); ``README.md``, ``card_template`` with
+    ``{figures}`` replaced by the tables."""
+    peers = json.loads(Path(peers_json).read_text())
+    if not peers.get("held_out"):
+        raise ConfigError(f"{peers_json}: not on held-out photos (peers.py without --splits): not a release")
+    figures = summarise(peers)
+    with atomic_folder(out_dir) as tmp:
+        for stage in STAGES:
+            source, target = stage_files(run_dir, stage), stage_files(tmp, stage)
+            target.folder.mkdir(parents=True)
+            load_checkpoint(source.last).save(target.last)
+            shutil.copyfile(source.folder / CONFIG_FILE, target.folder / CONFIG_FILE)
+        (tmp / FIGURES_FILE).write_text(json.dumps(figures, indent=1) + "\n")
+        (tmp / CARD_FILE).write_text(card_template.replace("{figures}", figures_tables(figures)))
+    return Path(out_dir)
