@@ -93,9 +93,10 @@ def train(cfg: DictConfig) -> dict:
 
 
 def seed_imagenet(cfg: DictConfig) -> None:
-    """With ``model.coarse.backbone_weights=imagenet`` and a ``paths.weights_dir`` folder, Keras'
-    cache gets that folder's verified ImageNet files first: no download (none is possible here)."""
-    if OmegaConf.select(cfg, "model.coarse.backbone_weights") != "imagenet":
+    """Training the coarse stage with ``model.coarse.backbone_weights=imagenet`` and a
+    ``paths.weights_dir`` folder: Keras' cache gets that folder's verified ImageNet files first, so
+    no download is needed (none is possible here)."""
+    if cfg.train.stage != "coarse" or OmegaConf.select(cfg, "model.coarse.backbone_weights") != "imagenet":
         return
     folder = Path(OmegaConf.select(cfg, "paths.weights_dir", default="") or "")
     if folder.is_dir():

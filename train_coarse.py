@@ -1,4 +1,5 @@
-"""Train the coarse U-Net: image resized to 192x160 -> person mask.
+"""Train the coarse net (model=fast: MobileNetV2 and a light decoder; model=unet: the card's U-Net):
+image resized to 192x160 -> person mask.
 
 python train_coarse.py                     # card settings on the built dataset
 python train_coarse.py experiment=demo     # the small run `make demo` uses

@@ -1,4 +1,4 @@
-"""Train the refinement U-Net: image + coarse mask at 768x640 -> alpha matte.
+"""Train the refinement net (model=fast or model=unet): image + coarse mask at 768x640 -> alpha matte.
 
 The coarse mask input is the true alpha degraded at random (threshold, dilation or erosion, a
 down-up resample through the coarse size), standing in for coarse predictions of every quality.

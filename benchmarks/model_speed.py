@@ -8,6 +8,7 @@ evaluation, the SavedModel and ModelScope's frozen graph run) and exported to ON
     make mediapipe-venv                                   # once; MediaPipe is skipped without it
     python benchmarks/model_speed.py            # both archs, as configs/model/{unet,fast}.yaml set them
     python benchmarks/model_speed.py --arch fast --repeats 20   # the ratios to quote (see below)
+    python benchmarks/model_speed.py --arch released --repeats 20   # the released model's nets
     python benchmarks/model_speed.py --arch fast --repeats 20 --no-closed-form --no-onnx
 
 For the ratios, time one arch at a time: with the U-Nets in the same rounds, closed form ran about
@@ -42,11 +43,14 @@ from peers import ROOT, timed, trimap_from_mask
 
 from matting.export import export, load_pipeline
 from matting.inference.pipeline import MattingPipeline
+from matting.layout import stage_files
 from matting.models import build_coarse, build_fine
 from matting.models.folding import fold_batch_norms
+from matting.models.loading import load_checkpoint
 from matting.tables import markdown_table
 
 COARSE_SHAPE, FINE_SHAPE = (1, 192, 160, 3), (1, 768, 640, 4)
+RELEASED = ROOT / "pretrained" / "portrait"
 
 
 def flops(fn, shape) -> float:
@@ -161,11 +165,24 @@ def net_options(arch: str) -> dict:
     return {"coarse": cfg["coarse"], "fine": cfg["fine"]}
 
 
+def nets(arch: str) -> tuple[keras.Model, keras.Model]:
+    """The (coarse, refinement) nets of ``arch``: ``released``, the released model's checkpoints
+    (pretrained/portrait); else configs/model/<arch>.yaml's, with trained-like statistics."""
+    if arch == "released":
+        return tuple(load_checkpoint(stage_files(RELEASED, stage).last) for stage in ("coarse", "fine"))
+    options = net_options(arch)
+    coarse = with_trained_statistics(build_coarse(**options["coarse"]), seed=0)
+    return coarse, with_trained_statistics(build_fine(**options["fine"]), seed=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--arch", nargs="+", default=["unet", "fast"], help="configs/model/<arch>.yaml")
+    parser.add_argument(
+        "--arch", nargs="+", default=["unet", "fast"],
+        help="configs/model/<arch>.yaml; released: the released model (pretrained/portrait)",
+    )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=10, help="calls per net timed alone")
     parser.add_argument(
         "--block", type=int, default=10, help="consecutive pipeline calls per closed-form image"
@@ -187,9 +204,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         for arch in args.arch:
-            options = net_options(arch)
-            coarse = with_trained_statistics(build_coarse(**options["coarse"]), seed=0)
-            fine = with_trained_statistics(build_fine(**options["fine"]), seed=1)
+            coarse, fine = nets(arch)
             for stage, model, shape in (("coarse", coarse, COARSE_SHAPE), ("refinement", fine, FINE_SHAPE)):
                 size = "x".join(str(s) for s in shape[1:])
                 folded = fold_batch_norms(model)  # as the pipeline runs it

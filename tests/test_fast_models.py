@@ -99,7 +99,7 @@ def test_the_coarse_encoder_starts_from_a_weights_file(tmp_path):
 def test_config_selects_the_architecture():
     cfg = compose_config("train_fine", ["model=fast"])
     assert build_coarse(**COARSE, arch=cfg.model.coarse.arch).name == "coarse"
-    assert build_fine(**FINE, arch=cfg.model.fine.arch).get_layer("guide_out") is not None
+    assert build_fine(**FINE, arch=cfg.model.fine.arch).name == "fine"  # the fast net, not "fine_unet"
     assert build_fine(arch="unet", filters=[4, 8]).name == "fine_unet"
     with pytest.raises(ConfigError, match="arch"):
         build_coarse(arch="nope")

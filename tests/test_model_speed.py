@@ -72,3 +72,18 @@ def test_without_closed_form_the_pipelines_still_get_their_block(monkeypatch):
     assert calls == ["tf"] * 5  # a warm-up and a block of 4 timed calls, no closed form at all
     with pytest.raises(ValueError, match="block"):
         model_speed.interleaved_times({"tf": Recorder("tf", calls)}, block=0, closed_form=[])
+
+
+@pytest.mark.skipif(
+    not (model_speed.RELEASED / "coarse" / "coarse.keras").is_file(), reason="no released model"
+)
+def test_the_released_arch_times_the_released_checkpoints_themselves():
+    from matting.models.loading import load_checkpoint
+
+    coarse, fine = model_speed.nets("released")
+    saved = load_checkpoint(model_speed.RELEASED / "coarse" / "coarse.keras")
+    for got, want in zip(coarse.weights, saved.weights, strict=True):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert fine.input_shape[-1] == 4
+    built, _ = model_speed.nets("fast")  # a config's nets: built afresh
+    assert not np.array_equal(built.weights[0].numpy(), coarse.weights[0].numpy())

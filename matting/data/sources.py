@@ -343,7 +343,7 @@ SOURCE_TYPES = {"matte_folder": matte_folder, "mask_folder": mask_folder, "coco"
 def load_sources(entries: list[dict]) -> tuple[list[Foreground], list[dict]]:
     """Build every foreground source from its config entry; returns all items and all skips."""
     if not entries:
-        raise ConfigError("data.sources is empty: name at least one foreground source")
+        raise ConfigError("data.build.sources is empty: name at least one foreground source")
     items, skipped = [], []
     for entry in entries:
         entry = dict(entry)
