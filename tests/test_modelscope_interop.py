@@ -4,6 +4,8 @@ Needs the optional extra: ``make test-interop`` (``pip install -e ".[modelscope]
 CPU build of torch that modelscope imports at start). Skipped where modelscope is not installed.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,6 +21,7 @@ modelscope = pytest.importorskip(
 )
 
 pytestmark = pytest.mark.interop
+RELEASED = Path(__file__).resolve().parents[1] / "pretrained" / "portrait"
 
 
 def check_modelscope_runs(ours: MattingPipeline, tmp_path) -> None:
@@ -56,3 +59,10 @@ def test_modelscope_pipeline_runs_our_export(trained, tmp_path):
 
 def test_modelscope_pipeline_runs_the_fast_pair(fast_pipeline, tmp_path):  # noqa: F811
     check_modelscope_runs(fast_pipeline, tmp_path)
+
+
+@pytest.mark.skipif(not (RELEASED / "coarse" / "coarse.keras").is_file(), reason="no released model")
+def test_modelscope_pipeline_runs_the_released_model(tmp_path):
+    cfg = compose_config("export", [])  # name=pretrained: the released checkpoints
+    ours = MattingPipeline.from_checkpoints(cfg.coarse_checkpoint, cfg.fine_checkpoint)
+    check_modelscope_runs(ours, tmp_path)
