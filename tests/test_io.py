@@ -122,3 +122,29 @@ def test_png_encoding_refuses_what_it_cannot_write():
         encode_png(np.zeros((4, 4), np.float32))
     with pytest.raises(ValueError, match=r"not uint8 \(0, 4\)"):
         encode_png(np.zeros((0, 4), np.uint8))
+
+
+def test_a_path_that_is_not_an_image_file_says_what_it_is(tmp_path):
+    from matting.io.images import read_image
+
+    (tmp_path / "folder.jpg").mkdir()
+    (tmp_path / "broken.png").symlink_to(tmp_path / "gone.png")
+    (tmp_path / "a.png").symlink_to(tmp_path / "b.png")
+    (tmp_path / "b.png").symlink_to(tmp_path / "a.png")
+    reasons = {
+        "folder.jpg": "a folder, not an image file",
+        "broken.png": rf"a broken link \(to {tmp_path / 'gone.png'}, which does not exist\)",
+        "a.png": "a loop of symbolic links",
+        "missing.png": "no such file",
+    }
+    for name, reason in reasons.items():
+        with pytest.raises(DataError, match=rf"{tmp_path / name}: {reason}$"):
+            read_image(tmp_path / name)
+
+
+def test_the_foreground_of_a_single_pixel_is_its_own_colour():
+    from matting.data.composite import estimate_foreground
+
+    pixel = np.array([[[200, 100, 50]]], np.uint8)
+    np.testing.assert_allclose(estimate_foreground(pixel, np.array([[0.5]])), pixel / 255.0)
+    assert estimate_foreground(np.zeros((2, 2, 3), np.uint8), np.full((2, 2), 0.5)).shape == (2, 2, 3)

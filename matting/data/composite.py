@@ -145,5 +145,7 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     in [0, 1], solving ``image = alpha * fg + (1 - alpha) * bg`` for smooth fg and bg."""
     from pymatting import estimate_foreground_ml
 
+    if alpha.size == 1:  # one pixel: nothing to smooth over (pymatting divides by zero), its own colour
+        return image.astype(np.float64) / 255.0
     fg = estimate_foreground_ml(image.astype(np.float64) / 255.0, alpha.astype(np.float64))
     return np.clip(fg, 0.0, 1.0)

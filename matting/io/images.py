@@ -10,6 +10,7 @@ more than ``max_pixels``, refused before decoding with the size the header claim
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
 import warnings
@@ -39,9 +40,26 @@ def list_images(root: str | os.PathLike) -> list[Path]:
     return files
 
 
+def path_problem(path: Path) -> str:
+    """What keeps ``path`` from being read as a file: a folder, a broken link, a loop of links,
+    something other than a regular file, or nothing there."""
+    if path.is_symlink():
+        try:
+            path.stat()
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                return "a loop of symbolic links"
+            return f"a broken link (to {os.readlink(path)}, which does not exist)"
+    if path.is_dir():
+        return "a folder, not an image file"
+    if path.exists():
+        return "not a regular file (a device, a socket or a pipe)"
+    return "no such file"
+
+
 def _read_raw(path: Path) -> np.ndarray:
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: {path_problem(path)}")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file")
     data = np.fromfile(path, dtype=np.uint8)
