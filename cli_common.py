@@ -98,11 +98,11 @@ def seed_imagenet(cfg: DictConfig) -> None:
     no download is needed (none is possible here)."""
     if cfg.train.stage != "coarse" or OmegaConf.select(cfg, "model.coarse.backbone_weights") != "imagenet":
         return
-    folder = Path(OmegaConf.select(cfg, "paths.weights_dir", default="") or "")
-    if folder.is_dir():
+    folder = OmegaConf.select(cfg, "paths.weights_dir", default=None)
+    if folder and Path(folder).is_dir():
         from matting.models.pretrained import seed_cache
 
-        for path in seed_cache(folder):
+        for path in seed_cache(folder, alphas=[cfg.model.coarse.backbone_alpha]):
             print(f"imagenet weights: {path} (from {folder})")
 
 

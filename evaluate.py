@@ -107,7 +107,12 @@ def evaluate_run(cfg: DictConfig) -> dict:
         pipelines[f"trained, {format}"] = load_pipeline(format, path)
     if cfg.compare_untrained:
         keras.utils.set_random_seed(0)
-        untrained = build_coarse(**model["coarse"]), build_fine(**model["fine"])
+        # Fresh weights throughout: no pretrained encoder either (and no download for it).
+        fresh = {
+            **model["coarse"],
+            **({"backbone_weights": None} if "backbone_weights" in model["coarse"] else {}),
+        }
+        untrained = build_coarse(**fresh), build_fine(**model["fine"])
         pipelines["untrained"] = MattingPipeline.from_models(*untrained, **pipeline_options(cfg))
 
     samples, skipped, title = _samples(cfg, folders.get("folder"))

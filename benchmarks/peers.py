@@ -491,6 +491,7 @@ def main(argv=None) -> dict:
     files["md"].write_text(text + "\n")
     payload = {
         "run": run_record(),
+        "checkpoints": {} if args.untrained_filters else {"coarse": args.coarse, "fine": args.fine},
         "held_out": record is not None,
         "photos": {name: selections[name].summary(count) for name, count in scored.items()},
         "masks": {s.name: s.rows for s in sets},

@@ -54,6 +54,11 @@ def summarise(peers: dict) -> dict:
             "masks": masks, "alpha": alpha}  # fmt: skip
 
 
+def number(value, spec: str) -> str:
+    """``value`` formatted, or "-" where no image gave one (a metric that was NaN on every image)."""
+    return "-" if value is None else format(value, spec)
+
+
 def figures_tables(figures: dict) -> str:
     """The model card's two tables, from :func:`summarise`'s output."""
     rows = []
@@ -61,12 +66,12 @@ def figures_tables(figures: dict) -> str:
         for method in (*OURS_ROWS, MEDIAPIPE):
             if method in methods:
                 m = methods[method]
-                rows.append([name, method, m["photos"], f"{m['iou']:.3f}", f"{m['mse']:.4f}"])
+                rows.append([name, method, m["photos"], number(m["iou"], ".3f"), number(m["mse"], ".4f")])
     masks = markdown_table(["photos", "method", "n", "IoU", "MSE"], rows)
     alpha = markdown_table(
         ["alphamatting, from the true mask", "n", "MSE", "SAD", "band MSE", "band SAD"],
         [
-            [row, a["images"], *(f"{a[k]:.4f}" if "mse" in k else f"{a[k]:.2f}" for k in ALPHA_KEYS)]
+            [row, a["images"], *(number(a[k], ".4f" if "mse" in k else ".2f") for k in ALPHA_KEYS)]
             for row, a in figures["alpha"].items()
             if row in ALPHA_ROWS
         ],
@@ -85,6 +90,9 @@ def release(run_dir: str | Path, peers_json: str | Path, out_dir: str | Path, ca
     peers = json.loads(Path(peers_json).read_text())
     if not peers.get("held_out"):
         raise ConfigError(f"{peers_json}: not on held-out photos (peers.py without --splits): not a release")
+    for stage, scored in peers.get("checkpoints", {}).items():  # what peers.py scored: this run's
+        if Path(scored).resolve() != stage_files(run_dir, stage).last.resolve():
+            raise ConfigError(f"{peers_json} scored {scored}, not the {stage} checkpoint of {run_dir}")
     figures = summarise(peers)
     with atomic_folder(out_dir) as tmp:
         for stage in STAGES:

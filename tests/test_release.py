@@ -2,6 +2,7 @@
 from them; the scripts read it as a run. The committed model finds the person in a real photo."""
 
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -59,7 +60,19 @@ def test_a_release_holds_the_runs_weights_configs_and_figures_made_into_a_card(t
     peers.write_text(json.dumps(peers_payload(held_out=False)))
     with pytest.raises(ConfigError, match="not on held-out photos"):
         release(run_dir, peers, tiny_root / "released", "{figures}")
-    assert (out / "README.md").read_text() == card  # the refused release left the last one whole
+    other = {**peers_payload(), "checkpoints": {"coarse": str(tiny_root / "elsewhere" / "coarse.keras")}}
+    peers.write_text(json.dumps(other))
+    with pytest.raises(ConfigError, match="scored .*elsewhere/coarse.keras, not the coarse checkpoint"):
+        release(run_dir, peers, tiny_root / "released", "{figures}")
+    # A release that fails half-written (a stage without its config) leaves the last one whole.
+    broken = tiny_root / "broken_run"
+    shutil.copytree(run_dir, broken)
+    (broken / "fine" / "config.yaml").unlink()
+    peers.write_text(json.dumps(peers_payload()))
+    with pytest.raises(FileNotFoundError):
+        release(broken, peers, tiny_root / "released", "{figures}")
+    assert (out / "README.md").read_text() == card
+    assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".released")) == []
 
 
 @pytest.mark.skipif(not (RELEASED / "coarse" / "coarse.keras").is_file(), reason="no released model yet")
@@ -82,3 +95,24 @@ def test_the_released_model_finds_the_person_in_a_real_photo_through_the_pipelin
     assert person[-height // 5 :, width // 4 : width * 3 // 4].mean() > 0.9  # the uniform's chest
     assert person[: height // 10, -width // 10 :].mean() < 0.05  # the sky behind her
     assert 0.3 < person.mean() < 0.8
+
+
+@pytest.mark.skipif(not (RELEASED / "coarse" / "coarse.keras").is_file(), reason="no released model yet")
+@pytest.mark.parametrize("stage", ["coarse", "fine"])
+def test_finetune_starts_from_the_released_nets_whatever_the_configs_widths(stage):
+    from matting.data.stages import make_stage
+    from matting.training.fit import initialise
+
+    cfg = compose_config(f"train_{stage}", ["experiment=finetune"])
+    built = make_stage(stage, model=plain_model(cfg)).build_net()
+    net = initialise(built, cfg.train.init_from, cfg.train.freeze_encoder)
+    released = load_checkpoint(stage_files(RELEASED, stage).last)
+    for a, b in zip(net.weights, released.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert not any(layer.trainable for layer in net.layers if layer.name.startswith("enc") and layer.weights)
+
+
+def plain_model(cfg) -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(cfg.model, resolve=True)

@@ -13,7 +13,7 @@ from conftest import compose_config, tiny_model_overrides, tiny_overrides, tiny_
 
 from matting.errors import CheckpointError, ConfigError
 from matting.losses import bce_dice_loss
-from matting.models import build_coarse_unet
+from matting.models import build_coarse_unet, build_fine_unet
 from matting.training.fit import FusedAdam, distribution_strategy, fit_model, initialise
 from matting.training.state import TrainingState
 
@@ -43,7 +43,7 @@ KILLED_RUN = """
 import os, signal, sys
 import keras, numpy as np, tensorflow as tf
 from matting.losses import bce_dice_loss
-from matting.models import build_coarse_unet
+from matting.models import build_coarse_unet, build_fine_unet
 from matting.training.fit import fit_model
 
 out = sys.argv[1]
@@ -189,10 +189,15 @@ def test_fine_tuning_loads_weights_and_freezes_the_encoder(tmp_path):
 
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         initialise(net, str(tmp_path / "missing.keras"), freeze_encoder=False)
-    with pytest.raises(ConfigError, match="architecture differs"):
-        initialise(
-            build_coarse_unet(filters=[4, 8, 16]), str(tmp_path / "coarse.keras"), freeze_encoder=False
-        )
+    # Other widths than the config's: the checkpoint's own net, its weights.
+    wider = initialise(
+        build_coarse_unet(filters=[4, 8, 16]), str(tmp_path / "coarse.keras"), freeze_encoder=False
+    )
+    assert [w.shape for w in wider.weights] == [w.shape for w in source.weights]
+    for a, b in zip(wider.get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="a 'coarse_unet' net, not the 'fine_unet' net"):
+        initialise(build_fine_unet(filters=[4, 8]), str(tmp_path / "coarse.keras"), freeze_encoder=False)
 
 
 def test_finetune_preset_starts_from_the_pretrained_run(trained, tiny_root):
@@ -360,7 +365,7 @@ def test_the_encoders_rate_and_batch_norms_as_configured(tmp_path):
     def encoder_change(**options):
         keras.utils.set_random_seed(0)
         net = build_coarse_fast(filters=[8, 8, 8, 8], backbone_alpha=0.35)
-        initialise(net, None, freeze_encoder=False, freeze_encoder_bn=options.pop("freeze_encoder_bn", False))
+        net = initialise(net, None, False, freeze_encoder_bn=options.pop("freeze_encoder_bn", False))
         backbone = net.get_layer("enc_backbone")
         norm = backbone.get_layer("bn_Conv1")
         before = [w.numpy().copy() for w in (backbone.get_layer("Conv1").kernel, *norm.weights)]

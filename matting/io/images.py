@@ -49,7 +49,9 @@ def path_problem(path: Path) -> str:
         except OSError as error:
             if error.errno == errno.ELOOP:
                 return "a loop of symbolic links"
-            return f"a broken link (to {os.readlink(path)}, which does not exist)"
+            if error.errno in (errno.ENOENT, errno.ENOTDIR):
+                return f"a broken link (to {os.readlink(path)}, which does not exist)"
+            return f"a link that cannot be followed ({error.strerror})"
     if path.is_dir():
         return "a folder, not an image file"
     if path.exists():

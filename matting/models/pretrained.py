@@ -54,12 +54,14 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def seed_cache(folder: str | Path) -> list[Path]:
-    """Copy the ImageNet files of :data:`IMAGENET_SHA256` found in ``folder`` into Keras' cache
-    (skipping those already there intact); returns the cached paths. A file whose SHA-256 is not
-    the published one is refused, naming it: it is never cached."""
+def seed_cache(folder: str | Path, alphas=tuple(IMAGENET_SHA256)) -> list[Path]:
+    """Copy the ImageNet files of widths ``alphas`` (of :data:`IMAGENET_SHA256`) found in
+    ``folder`` into Keras' cache (skipping those already there intact); returns the cached paths.
+    A file whose SHA-256 is not the published one is refused, naming it: it is never cached."""
     folder, cached = Path(folder), []
     for alpha, expected in IMAGENET_SHA256.items():
+        if alpha not in {float(a) for a in alphas}:
+            continue
         source = folder / imagenet_file_name(alpha)
         if not source.is_file():
             continue
@@ -89,11 +91,14 @@ def check_imagenet(alpha: float) -> None:
                 "truncated download perhaps: delete it to download it again"
             )
         return
+    if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
+        return  # the download goes through the proxy: Keras' own error, if any, says the rest
     try:
         socket.create_connection(DOWNLOAD_HOST, timeout=PROBE_SECONDS).close()
     except OSError as error:
+        seeded = " (or, for training, set paths.weights_dir to a folder that holds it)" if expected else ""
         raise ConfigError(
             f"model.coarse.backbone_weights=imagenet: {path.name} is not in Keras' cache {path.parent} "
             f"and {DOWNLOAD_HOST[0]} cannot be reached to download it ({error}): copy the file "
-            "there, or set paths.weights_dir to a folder that holds it"
+            f"there{seeded}"
         ) from None

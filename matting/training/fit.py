@@ -279,18 +279,23 @@ def fit_model(
 
 def initialise(
     net: keras.Model, init_from: str | None, freeze_encoder: bool, freeze_encoder_bn: bool = False
-) -> None:
-    """Fine-tuning: load the weights of ``init_from`` (a ``.keras`` checkpoint of the same
-    architecture), and with ``freeze_encoder`` keep the encoder (the ``enc*`` layers) fixed; with
+) -> keras.Model:
+    """The net to train. Fine-tuning: with ``init_from`` (a ``.keras`` checkpoint of the same kind
+    of net, coarse or refinement), its weights; where its widths differ from ``net``'s (the model
+    config's), the checkpoint's own net, so that a config need not repeat the widths of the net it
+    starts from. With ``freeze_encoder`` the encoder (the ``enc*`` layers) stays fixed; with
     ``freeze_encoder_bn`` only its batch norms, which then normalise by their stored statistics (a
     pretrained encoder's, estimated over far more images than a batch of 16 holds) and keep their
     scales and offsets."""
     if init_from:
         path = Path(init_from)
         source = load_checkpoint(path, missing="the checkpoint to fine-tune from, train.init_from")
-        if [w.shape for w in source.weights] != [w.shape for w in net.weights]:
-            raise ConfigError(f"{path}: its architecture differs from model.{net.name.split('_')[0]}")
-        net.set_weights(source.get_weights())
+        if source.name != net.name or source.input_shape[-1] != net.input_shape[-1]:
+            raise ConfigError(f"{path}: a {source.name!r} net, not the {net.name!r} net this stage trains")
+        if [w.shape for w in source.weights] == [w.shape for w in net.weights]:
+            net.set_weights(source.get_weights())
+        else:
+            net = source
     for layer in net.layers:
         if not layer.name.startswith("enc"):
             continue
@@ -300,3 +305,4 @@ def initialise(
             for inner in getattr(layer, "layers", [layer]):
                 if isinstance(inner, keras.layers.BatchNormalization):
                     inner.trainable = False
+    return net

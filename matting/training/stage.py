@@ -12,6 +12,7 @@ from matting.data.pipeline import count_records, from_sources, source_shares, sp
 from matting.data.stages import make_stage
 from matting.errors import ConfigError
 from matting.layout import StageFiles
+from matting.models.unet import check_input_size
 from matting.training.fit import distribution_strategy, fit_model, initialise
 from matting.training.state import is_chief, saved_step
 
@@ -54,8 +55,8 @@ def train_stage(
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
     with strategy.scope():
-        net = stage.build_net()
-        initialise(net, init_from, freeze_encoder, freeze_encoder_bn)
+        net = initialise(stage.build_net(), init_from, freeze_encoder, freeze_encoder_bn)
+        check_input_size(net, stage.size, f"model.{stage.name}_size")
         if on_chief is not None and is_chief():
             on_chief()
     # A resumed run draws a new shuffle order rather than replaying the batches it already saw;
