@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,25 @@ ALPHA_ROWS = (
     "true mask -> refinement (ours)",
     "true mask -> closed-form matting",
 )
+
+
+def save_reproducibly(model, path: Path) -> None:
+    """``model`` as a ``.keras`` file (uncompiled: the weights, no optimizer state) that is the same
+    byte for byte for the same weights: Keras stamps its zip entries with the time and its
+    ``metadata.json`` with the date, so a release made again would change every committed byte."""
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / path.name
+        model.save(saved)
+        with zipfile.ZipFile(saved) as source, zipfile.ZipFile(path, "w") as target:
+            for info in source.infolist():
+                data = source.read(info.filename)
+                if info.filename == "metadata.json":
+                    metadata = json.loads(data)
+                    metadata.pop("date_saved", None)
+                    data = json.dumps(metadata, sort_keys=True).encode()
+                entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+                entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
+                target.writestr(entry, data)
 
 
 def summarise(peers: dict) -> dict:
@@ -98,7 +119,7 @@ def release(run_dir: str | Path, peers_json: str | Path, out_dir: str | Path, ca
         for stage in STAGES:
             source, target = stage_files(run_dir, stage), stage_files(tmp, stage)
             target.folder.mkdir(parents=True)
-            load_checkpoint(source.last).save(target.last)
+            save_reproducibly(load_checkpoint(source.last), target.last)
             shutil.copyfile(source.folder / CONFIG_FILE, target.folder / CONFIG_FILE)
         (tmp / FIGURES_FILE).write_text(json.dumps(figures, indent=1) + "\n")
         (tmp / CARD_FILE).write_text(card_template.replace("{figures}", figures_tables(figures)))
