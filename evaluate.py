@@ -95,6 +95,16 @@ def evaluate(cfg: DictConfig) -> dict:
     return evaluate_run(cfg)["summaries"]
 
 
+def untrained_nets(model: dict) -> tuple[keras.Model, keras.Model]:
+    """The config's two nets with fresh, seeded weights throughout: no pretrained encoder either
+    (a baseline, and no download for it)."""
+    keras.utils.set_random_seed(0)
+    coarse = {**model["coarse"]}
+    if "backbone_weights" in coarse:
+        coarse["backbone_weights"] = None
+    return build_coarse(**coarse), build_fine(**model["fine"])
+
+
 def evaluate_run(cfg: DictConfig) -> dict:
     """:func:`evaluate`, returning ``summaries``, the ``skipped`` files and the run's last line
     (``summary``)."""
@@ -106,13 +116,7 @@ def evaluate_run(cfg: DictConfig) -> dict:
     for format, path in plain(cfg.exports).items():
         pipelines[f"trained, {format}"] = load_pipeline(format, path)
     if cfg.compare_untrained:
-        keras.utils.set_random_seed(0)
-        # Fresh weights throughout: no pretrained encoder either (and no download for it).
-        fresh = {
-            **model["coarse"],
-            **({"backbone_weights": None} if "backbone_weights" in model["coarse"] else {}),
-        }
-        untrained = build_coarse(**fresh), build_fine(**model["fine"])
+        untrained = untrained_nets(model)
         pipelines["untrained"] = MattingPipeline.from_models(*untrained, **pipeline_options(cfg))
 
     samples, skipped, title = _samples(cfg, folders.get("folder"))

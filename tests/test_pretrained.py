@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import compose_config
+from omegaconf import OmegaConf
 
 from matting.errors import ConfigError
 from matting.models import pretrained
@@ -85,3 +86,14 @@ def test_training_seeds_the_cache_from_paths_weights_dir(keras_home, tmp_path, c
     seed_imagenet(compose_config("train_coarse", [*overrides, "model.coarse.backbone_weights=imagenet"]))
     assert (keras_home / "models" / OFFICIAL.name).is_file()
     assert f"imagenet weights: {keras_home / 'models' / OFFICIAL.name}" in capsys.readouterr().out
+
+
+def test_the_untrained_baseline_of_evaluate_has_no_pretrained_encoder(keras_home):
+    from evaluate import untrained_nets  # no cache, no network: an ImageNet encoder would fail here
+
+    model = OmegaConf.to_container(compose_config("evaluate", ["experiment=real"]).model, resolve=True)
+    assert model["coarse"]["backbone_weights"] == "imagenet"
+    coarse, fine = untrained_nets(model)
+    again, _ = untrained_nets(model)
+    np.testing.assert_array_equal(coarse.get_weights()[0], again.get_weights()[0])  # seeded
+    assert fine.input_shape[-1] == 4
