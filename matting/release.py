@@ -102,12 +102,43 @@ def figures_tables(figures: dict) -> str:
     return measured + masks + "\n\n" + alpha
 
 
+# The card beside each net's weights: what the file is; the pair's card holds data and figures.
+STAGE_CARD = """# The {what} of the released portrait-matting pair
+
+`{stage}.keras`: {contract}; weights only, no optimizer state. `config.yaml`: the resolved config
+of the run that trained it (`outputs/{run}`).
+
+    python predict.py input=photo.jpg     # the pair, through the repository's one inference path
+    from matting.models.loading import load_checkpoint; net = load_checkpoint("{stage}/{stage}.keras")
+
+Training data, command, held-out figures beside MediaPipe's and closed form's: the pair's card,
+[`../README.md`](../README.md) (and `../figures.json`).
+
+Licences: {licences}
+"""
+STAGE_CARDS = {
+    "coarse": {
+        "what": "coarse person net",
+        "contract": "RGB image at 192x160, float32 in [0, 1] -> person mask [B, H, W, 1] (MobileNetV2 "
+        "alpha 0.5 encoder, ImageNet-initialised, and a light decoder)",
+        "licences": "the ImageNet weights it started from, Apache-2.0 (tensorflow/models, converted "
+        "by the Keras team); trained on photos for research use only, so released for research use.",
+    },
+    "fine": {
+        "what": "refinement net",
+        "contract": "RGB image + coarse mask at 768x640, float32 in [0, 1], [B, H, W, 4] -> alpha "
+        "[B, H, W, 1] (inverted residuals at 1/4 and below, a learned guided filter to full size)",
+        "licences": "trained from scratch on photos for research use only, so released for research use.",
+    },
+}
+
+
 def release(run_dir: str | Path, peers_json: str | Path, out_dir: str | Path, card_template: str) -> Path:
     """Write the release of the run in ``run_dir`` (both stages trained) to ``out_dir``, replacing
     it whole: each stage's ``<stage>.keras`` loaded and saved again uncompiled (the weights alone,
     no optimizer state) with its ``config.yaml``; ``figures.json`` (:func:`summarise` of
     ``peers_json``, which must be on held-out photos); ``README.md``, ``card_template`` with
-    ``{figures}`` replaced by the tables."""
+    ``{figures}`` replaced by the tables, and beside each net's weights a card of its own."""
     peers = json.loads(Path(peers_json).read_text())
     if not peers.get("held_out"):
         raise ConfigError(f"{peers_json}: not on held-out photos (peers.py without --splits): not a release")
@@ -121,6 +152,8 @@ def release(run_dir: str | Path, peers_json: str | Path, out_dir: str | Path, ca
             target.folder.mkdir(parents=True)
             save_reproducibly(load_checkpoint(source.last), target.last)
             shutil.copyfile(source.folder / CONFIG_FILE, target.folder / CONFIG_FILE)
+            card = STAGE_CARD.format(stage=stage, run=Path(run_dir).resolve().name, **STAGE_CARDS[stage])
+            (target.folder / CARD_FILE).write_text(card)
         (tmp / FIGURES_FILE).write_text(json.dumps(figures, indent=1) + "\n")
         (tmp / CARD_FILE).write_text(card_template.replace("{figures}", figures_tables(figures)))
     return Path(out_dir)

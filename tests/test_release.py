@@ -51,6 +51,10 @@ def test_a_release_holds_the_runs_weights_configs_and_figures_made_into_a_card(t
         ):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
         assert ours.config.read_text() == theirs.config.read_text()
+        stage_card = (ours.folder / "README.md").read_text()
+        assert (
+            f"`{stage}.keras`" in stage_card and "`outputs/tiny`" in stage_card and "Licences:" in stage_card
+        )
     again = release(run_dir, peers, tiny_root / "again", "# card\n\n{figures}\n")
     for stage in ("coarse", "fine"):  # the same run released again: the same bytes
         assert stage_files(again, stage).last.read_bytes() == stage_files(out, stage).last.read_bytes()

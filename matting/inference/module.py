@@ -62,7 +62,7 @@ class MattingModule(tf.Module):
         replaces the coarse net's output as the refinement's input (to score the refinement alone).
         """
         height_width = tf.shape(images)[1:3]
-        coarse = self.coarse(resize_bilinear(images, self.coarse_size), training=False)  # [B, 192, 160, 1]
+        coarse = self._coarse_net(images)  # [B, 192, 160, 1]
         guide = coarse if mask is None else mask
         frame = self.fine_size
         if self.fine_frame == "aspect":
@@ -84,8 +84,11 @@ class MattingModule(tf.Module):
     def coarse_stage(self, images: tf.Tensor) -> tf.Tensor:
         """The coarse stage alone, as :meth:`matte` runs it: ``[B, H, W, 3]`` float32 RGB in [0, 1] ->
         the person mask ``[B, H, W, 1]`` in [0, 1] at the input size."""
-        coarse = self.coarse(resize_bilinear(images, self.coarse_size), training=False)
-        return tf.clip_by_value(resize_bilinear(coarse, tf.shape(images)[1:3]), 0.0, 1.0)
+        return tf.clip_by_value(resize_bilinear(self._coarse_net(images), tf.shape(images)[1:3]), 0.0, 1.0)
+
+    def _coarse_net(self, images: tf.Tensor) -> tf.Tensor:
+        """The coarse net's mask at its own size, ``[B, 192, 160, 1]`` by default."""
+        return self.coarse(resize_bilinear(images, self.coarse_size), training=False)
 
     def matte_uint8(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         """:meth:`matte` on ``[B, H, W, 3]`` uint8 RGB, scaled to [0, 1] inside the graph."""
