@@ -228,7 +228,7 @@ def score_alpha(pipeline: MattingPipeline, folder: Path, selection: Selection, l
     # closed form once, small (pymatting compiles its numba code on the first call).
     for image in (samples[0]["image"], samples[0]["image"][:-1, :-1]):
         pipeline.predict_stages(image)
-        pipeline.predict_stages(image, np.ones(image.shape[:2], np.float32))
+        pipeline.refine(image, np.ones(image.shape[:2], np.float32))
     small = cv2.resize(samples[0]["alpha"], (64, 64), interpolation=cv2.INTER_NEAREST) >= 128
     closed_form(cv2.resize(samples[0]["image"], (64, 64)), trimap_from_mask(small.astype(np.float32), 4))
     not_run = 0
@@ -237,7 +237,7 @@ def score_alpha(pipeline: MattingPipeline, folder: Path, selection: Selection, l
         mask = (s["alpha"] >= 128).astype(np.float32)  # the true alpha > 0.5
         trimap = trimap_from_mask(mask)
         band = trimap == 0.5
-        given, given_s = timed(pipeline.predict_stages, s["image"], mask)
+        given, given_s = timed(pipeline.refine, s["image"], mask)
         (cf, ran), cf_s = timed(closed_form, s["image"], trimap)
         stages, stages_s = timed(pipeline.predict_stages, s["image"])
         coarse_trimap = trimap_from_mask(stages["coarse"])
@@ -245,7 +245,7 @@ def score_alpha(pipeline: MattingPipeline, folder: Path, selection: Selection, l
         not_run += (not ran) + (not ran_coarse)
         for name, alpha, seconds in (
             (TRUE_MASK, mask, float("nan")),
-            (TRUE_REFINED, given["alpha"], given_s),
+            (TRUE_REFINED, given, given_s),
             (TRUE_CF, cf, cf_s),
             (COARSE_REFINED, stages["alpha"], stages_s),
             (COARSE_CF, cf_coarse, cf_coarse_s),

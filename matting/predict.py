@@ -17,7 +17,11 @@ from matting.data.composite import composite, estimate_foreground
 from matting.errors import DataError
 from matting.inference.pipeline import MattingPipeline
 from matting.io.codecs import to_uint8
-from matting.io.images import list_images, read_image, skip_entry, write_png
+from matting.io.images import list_images, read_alpha, read_image, skip_entry, write_png
+
+# How far a given mask's aspect may stray from its image's before the pair is refused as a mismatch
+# (a mask saved at another resolution keeps its image's aspect to within rounding).
+MASK_ASPECT_TOLERANCE = 0.02
 
 
 def background_like(background, shape: tuple[int, int]) -> np.ndarray:
@@ -43,17 +47,68 @@ def input_files(path: str) -> list[Path]:
     raise DataError(f"{source}: no such file or folder")
 
 
+def mask_files(mask: str, files: list[Path]) -> dict[Path, Path]:
+    """The given mask of each input file: ``mask`` itself for a single input file, or the file of the
+    same stem in the folder ``mask`` (any image extension). Inputs without one are left out of the
+    result (a counted skip in :func:`predict_files`)."""
+    source = Path(mask)
+    if source.is_file():
+        if len(files) != 1:
+            raise DataError(f"mask={source} is one file for {len(files)} inputs: give a folder of masks, "
+                            "one per image, named as the images")  # fmt: skip
+        return {files[0]: source}
+    if not source.is_dir():
+        raise DataError(f"mask={source}: no such file or folder")
+    by_stem: dict[str, list[Path]] = {}
+    for path in list_images(source):
+        by_stem.setdefault(path.stem, []).append(path)
+    masks = {}
+    for path in files:
+        found = by_stem.get(path.stem, [])
+        if len(found) > 1:
+            raise DataError(f"{path}: several masks named {path.stem}.* in {source}: "
+                            f"{', '.join(p.name for p in found)}")  # fmt: skip
+        if found:
+            masks[path] = found[0]
+    return masks
+
+
+def read_mask(path: str | Path, image_shape: tuple[int, ...], *, max_pixels: int | None = 50_000_000):
+    """A person mask file as float32 ``[h, w]`` in [0, 1] (soft masks kept soft), checked against the
+    size of its image: any resolution of the image's aspect."""
+    mask = read_alpha(path, max_pixels=max_pixels).astype(np.float32) / 255.0
+    (h, w), (height, width) = mask.shape, image_shape[:2]
+    if abs((w / h) / (width / height) - 1) > MASK_ASPECT_TOLERANCE:
+        raise DataError(f"{path}: a {w}x{h} mask does not fit its {width}x{height} image (another aspect)")
+    return mask
+
+
+def predict_alpha(pipeline: MattingPipeline, image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """One uint8 RGB image -> its alpha ``[H, W]`` in [0, 1]; with ``mask`` (``[h, w]`` in [0, 1]) the
+    refinement alone runs from it, the coarse net skipped."""
+    return pipeline.predict(image) if mask is None else pipeline.refine(image, mask)
+
+
+def foreground_colours(image: np.ndarray, alpha: np.ndarray, estimate: bool = True) -> np.ndarray:
+    """The RGB ``[H, W, 3]`` in [0, 1] to write under ``alpha``: the estimated foreground (see the
+    module's docstring), or the image itself."""
+    return estimate_foreground(image, alpha) if estimate else image / 255.0
+
+
 def predict_files(
     pipeline: MattingPipeline,
     files: list[Path],
     out_dir: str,
     *,
     background=None,
+    masks: dict[Path, Path] | None = None,
     estimate_foreground_colours: bool = True,
     max_pixels: int | None = 50_000_000,
 ) -> dict:
     """Write ``{stem}_alpha.png``, ``{stem}_rgba.png`` and, with ``background``, ``{stem}_on_bg.png``
     for every file; returns ``written`` (a count) and ``skipped`` (path and reason of each file).
+    With ``masks`` (see :func:`mask_files`) each file is refined from its own mask; a file without
+    one is skipped.
 
     A file that fails at any step (decode, matting, foreground estimation, a write) is skipped and
     the run goes on; what was written for it stays. A background that cannot be read and an
@@ -74,14 +129,18 @@ def predict_files(
             skipped.append({"path": str(path), "reason": reason})
             continue
         outputs[path.stem] = path
+        if masks is not None and path not in masks:
+            skipped.append({"path": str(path), "reason": f"{path}: no mask named {path.stem}.* (mask=...)"})
+            continue
         stage = "decoding"
         try:
             image = read_image(path, max_pixels=max_pixels)
+            mask = None if masks is None else read_mask(masks[path], image.shape, max_pixels=max_pixels)
             shown = f"the {image.shape[1]}x{image.shape[0]} image"
             stage = f"matting {shown}"
-            alpha = pipeline.predict(image)
+            alpha = predict_alpha(pipeline, image, mask)
             stage = f"foreground estimation of {shown}"
-            fg = estimate_foreground(image, alpha) if estimate_foreground_colours else image / 255.0
+            fg = foreground_colours(image, alpha, estimate_foreground_colours)
             stage = "writing"
             alpha_u8 = to_uint8(alpha)
             write_png(out / f"{path.stem}_alpha.png", alpha_u8)

@@ -8,7 +8,7 @@ import pytest
 from conftest import compose_config
 
 from matting.data.composite import estimate_foreground
-from matting.errors import DataError
+from matting.errors import ConfigError, DataError
 from matting.inference.pipeline import MattingPipeline
 from matting.io.images import read_alpha, read_image
 from matting.predict import background_like, predict_files
@@ -121,3 +121,81 @@ def test_missing_input_is_a_clear_error(trained, tmp_path):
     cfg = compose_config("predict", overrides + [f"input={tmp_path}/nothing.jpg"])
     with pytest.raises(DataError, match="nothing.jpg: no such file or folder"):
         predict(cfg)
+
+
+def write_masked_folder(root: Path, sizes=((40, 32), (36, 48))) -> Path:
+    """``image/`` photos, ``alpha/`` soft true alphas and ``mask/`` their binary masks (alpha > 0.5)."""
+    rng = np.random.default_rng(3)
+    for sub in ("image", "alpha", "mask"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i, (h, w) in enumerate(sizes):
+        alpha = np.zeros((h, w), np.uint8)
+        alpha[h // 4 :, w // 4 : 3 * w // 4] = 255
+        alpha[h // 4 - 2 : h // 4 + 2] //= 3  # a soft band: the mask and the alpha differ there
+        cv2.imwrite(str(root / "image" / f"im{i}.jpg"), rng.integers(0, 256, (h, w, 3), np.uint8))
+        cv2.imwrite(str(root / "alpha" / f"im{i}.png"), alpha)
+        cv2.imwrite(str(root / "mask" / f"im{i}.png"), np.where(alpha >= 128, 255, 0).astype(np.uint8))
+    return root
+
+
+def test_predict_from_given_masks_gives_the_alphas_evaluate_scores_with_gt_mask(trained, tmp_path):
+    """predict.py mask=<folder> on images with their true masks writes the alphas that
+    evaluate.py refine_from=gt_mask scores: the same arrays, and per image the same MSE."""
+    from evaluate import evaluate
+    from matting.evaluation.samples import load_folder_arrays
+    from matting.evaluation.scoring import score
+    from matting.metrics import mse
+
+    overrides, _ = trained
+    root = write_masked_folder(tmp_path / "data")
+    cfg = compose_config(
+        "predict", overrides + [f"input={root}/image", f"mask={root}/mask", f"out_dir={tmp_path}/out"]
+    )
+    assert predict(cfg)["written"] == 2
+    evaluate(
+        compose_config(
+            "evaluate",
+            overrides
+            + [f"folder={{images: {root}/image, alphas: {root}/alpha}}", "refine_from=gt_mask"]
+            + [f"out_dir={tmp_path}/eval", "compare_untrained=false"],
+        )
+    )
+    pipeline = MattingPipeline.from_checkpoints(
+        cfg.coarse_checkpoint, cfg.fine_checkpoint, coarse_size=(32, 32), fine_size=(64, 64)
+    )
+    samples, _ = load_folder_arrays(root / "image", root / "alpha")
+    _, alphas = score(pipeline, samples, refine_from="gt_mask")
+    per_image = {
+        row.split(",")[0]: row.split(",") for row in (tmp_path / "eval" / "per_image.csv").read_text().split()
+    }
+    columns = per_image.pop("id")
+    for sample, alpha in zip(samples, alphas, strict=True):
+        written = read_alpha(tmp_path / "out" / f"{sample['id']}_alpha.png")
+        np.testing.assert_array_equal(written, np.rint(alpha * 255).astype(np.uint8))
+        scored = float(per_image[sample["id"]][columns.index("mse")])
+        assert scored == pytest.approx(mse(alpha, sample["alpha"] / 255.0), rel=1e-6)
+    # Not the coarse net's alphas: the given masks changed them.
+    assert not np.array_equal(alphas[0], pipeline.predict(samples[0]["image"]))
+
+
+def test_given_masks_that_are_missing_mismatched_or_for_an_export(trained, tmp_path):
+    overrides, _ = trained
+    root = write_masked_folder(tmp_path / "data")
+    (root / "mask" / "im1.png").unlink()
+    cv2.imwrite(str(root / "mask" / "im0.png"), np.zeros((32, 32), np.uint8))  # square, for a 40x32 image
+    cv2.imwrite(str(root / "image" / "im2.png"), np.zeros((8, 8, 3), np.uint8))
+    cv2.imwrite(str(root / "mask" / "im2.png"), np.full((16, 16), 255, np.uint8))  # any size of its aspect
+    out = tmp_path / "out"
+    result = predict(
+        compose_config("predict", overrides + [f"input={root}/image", f"mask={root}/mask", f"out_dir={out}"])
+    )
+    reasons = {Path(s["path"]).name: s["reason"] for s in result["skipped"]}
+    assert result["written"] == 1 and read_alpha(out / "im2_alpha.png").shape == (8, 8)
+    assert "im0.png: a 32x32 mask does not fit its 32x40 image (another aspect)" in reasons["im0.jpg"]
+    assert "im1.jpg: no mask named im1.*" in reasons["im1.jpg"]
+    one = [f"input={root}/image/im2.png", f"mask={root}/mask/im2.png", f"out_dir={tmp_path}/one"]
+    assert predict(compose_config("predict", overrides + one))["written"] == 1
+    with pytest.raises(DataError, match="is one file for 3 inputs"):
+        predict(compose_config("predict", overrides + [f"input={root}/image", f"mask={root}/mask/im2.png"]))
+    with pytest.raises(ConfigError, match="mask= refines with the checkpoints"):
+        predict(compose_config("predict", overrides + one + ["model_format=onnx", "model_path=x"]))

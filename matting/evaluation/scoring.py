@@ -44,7 +44,7 @@ def score(
     for start in tqdm(range(0, len(samples), batch_size), desc=desc, leave=False):
         batch = samples[start : start + batch_size]
         if refine_from == "gt_mask":
-            alphas = [pipeline.predict_stages(s[IMAGE], s[ALPHA] >= 128)["alpha"] for s in batch]
+            alphas = [pipeline.refine(s[IMAGE], s[ALPHA] >= 128) for s in batch]
         elif len({s[IMAGE].shape for s in batch}) == 1:  # one size (a split): one batch
             alphas = list(pipeline.predict_batch(np.stack([s[IMAGE] for s in batch])))
         else:

@@ -53,33 +53,36 @@ class MattingModule(tf.Module):
         self.coarse_size = tuple(int(s) for s in coarse_size)
         self.fine_size = tuple(int(s) for s in fine_size)
 
-    def matte(self, images: tf.Tensor, mask: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+    def matte(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         """The graph itself, for tracing into any signature.
 
         ``[B, H, W, 3]`` float32 RGB in [0, 1] -> ``alpha`` ``[B, H, W, 1]`` in [0, 1], ``coarse``
         ``[B, H, W, 1]`` (the coarse mask at the input size) and ``if_person`` ``[B]`` (the coarse
-        mask's highest probability, a person-presence score). A given ``mask`` ``[B, H, W, 1]``
-        replaces the coarse net's output as the refinement's input (to score the refinement alone).
+        mask's highest probability, a person-presence score). :meth:`refine` is its second half.
         """
         height_width = tf.shape(images)[1:3]
         coarse = self._coarse_net(images)  # [B, 192, 160, 1]
-        guide = coarse if mask is None else mask
+        return {
+            "alpha": self.refine(images, coarse),
+            "coarse": resize_bilinear(coarse, height_width),
+            "if_person": tf.reduce_max(coarse, axis=[1, 2, 3]),
+        }
+
+    def refine(self, images: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:
+        """The refinement alone, as :meth:`matte` runs it: ``[B, H, W, 3]`` float32 RGB in [0, 1] and
+        person masks ``[B, h, w, 1]`` in [0, 1] (any size: both go to the refinement's frame) -> alpha
+        ``[B, H, W, 1]`` in [0, 1]. The coarse net is not run."""
+        height_width = tf.shape(images)[1:3]
         frame = self.fine_size
         if self.fine_frame == "aspect":
             frame = aspect_frame(height_width, self.fine_size, self.frame_multiple)
-        fine_in = tf.concat([resize_bilinear(images, frame), resize_bilinear(guide, frame)], axis=-1)
+        fine_in = tf.concat([resize_bilinear(images, frame), resize_bilinear(masks, frame)], axis=-1)
         alpha = self.fine(fine_in, training=False)  # [B, 768, 640, 1] (squeeze)
         # Both nets return maps in [0, 1], which a bilinear resize keeps (each output pixel is a
         # weighted mean); the guided upsampling's linear fit can overshoot, so it is clipped.
         if self.upsample == "guided":
-            alpha = tf.clip_by_value(guided_upsample(alpha, images, height_width), 0.0, 1.0)
-        else:
-            alpha = resize_bilinear(alpha, height_width)
-        return {
-            "alpha": alpha,
-            "coarse": resize_bilinear(coarse, height_width),
-            "if_person": tf.reduce_max(coarse, axis=[1, 2, 3]),
-        }
+            return tf.clip_by_value(guided_upsample(alpha, images, height_width), 0.0, 1.0)
+        return resize_bilinear(alpha, height_width)
 
     def coarse_stage(self, images: tf.Tensor) -> tf.Tensor:
         """The coarse stage alone, as :meth:`matte` runs it: ``[B, H, W, 3]`` float32 RGB in [0, 1] ->

@@ -27,6 +27,7 @@ class MattingPipeline:
         self.module = module  # the live tf.Module, for export; None for a reloaded artifact
         self.uint8 = uint8
         self._stages = None  # module.matte as a tf.function, made on first use
+        self._refine = None  # module.refine, likewise
 
     # -- construction -------------------------------------------------------------------------------
 
@@ -83,19 +84,34 @@ class MattingPipeline:
         """One uint8 RGB image ``[H, W, 3]`` -> alpha ``[H, W]`` float32 in [0, 1]."""
         return self.predict_batch(np.asarray(image)[None])[0]
 
-    def predict_stages(self, image: np.ndarray, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """One uint8 RGB image -> ``alpha`` and ``coarse`` ``[H, W]`` in [0, 1]; with ``mask``
-        (``[H, W]`` in [0, 1]) the refinement starts from it instead of the coarse net's mask.
-        Needs the live module (checkpoints), not an exported artifact."""
-        if self.module is None:
-            raise ConfigError("the stages and refine_from need model_format=keras (the checkpoints)")
+    def predict_stages(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        """One uint8 RGB image -> ``alpha`` and ``coarse`` ``[H, W]`` in [0, 1]. Needs the live module
+        (checkpoints), not an exported artifact."""
         if self._stages is None:  # traced once per call pattern; any image size reuses the trace
-            self._stages = tf.function(self.module.matte, reduce_retracing=True)
-        images = tf.constant(np.asarray(image, np.float32)[None] / 255.0)
-        masks = None if mask is None else tf.constant(np.asarray(mask, np.float32)[None, ..., None])
-        out = self._stages(images, masks)
+            self._stages = tf.function(self._live("the coarse stage").matte, reduce_retracing=True)
+        out = self._stages(_batch_of_one(image))
         return {"alpha": out["alpha"].numpy()[0, ..., 0], "coarse": out["coarse"].numpy()[0, ..., 0]}
+
+    def refine(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The refinement alone from a given person mask, the coarse net skipped: one uint8 RGB image
+        ``[H, W, 3]`` and ``mask`` ``[h, w]`` in [0, 1] (bool or float; any size, resized to the
+        refinement's frame with the image) -> alpha ``[H, W]`` float32 in [0, 1]. Needs the live
+        module (checkpoints), not an exported artifact."""
+        if self._refine is None:
+            self._refine = tf.function(self._live("a given mask").refine, reduce_retracing=True)
+        masks = tf.constant(np.asarray(mask, np.float32)[None, ..., None])
+        return self._refine(_batch_of_one(image), masks).numpy()[0, ..., 0]
+
+    def _live(self, what: str) -> MattingModule:
+        if self.module is None:
+            raise ConfigError(f"{what} needs model_format=keras (the checkpoints), not an exported model")
+        return self.module
 
     def predict_rgba(self, image: np.ndarray) -> np.ndarray:
         """One uint8 RGB image ``[H, W, 3]`` -> uint8 RGBA ``[H, W, 4]``, alpha as the 4th channel."""
         return np.concatenate([image, to_uint8(self.predict(image))[..., None]], axis=-1)
+
+
+def _batch_of_one(image: np.ndarray) -> tf.Tensor:
+    """A uint8 RGB image as the ``[1, H, W, 3]`` float32 batch in [0, 1] the module takes."""
+    return tf.constant(np.asarray(image, np.float32)[None] / 255.0)
