@@ -83,6 +83,20 @@ def write_corpus(folder: Path) -> list[Case]:
     Image.fromarray(_pixels(23, 17)).save(folder / "jpeg_named.png", format="JPEG")  # a wrong extension
     cases.append(Case("jpeg_named.png", (23, 17)))
 
+    frames = [Image.fromarray(_pixels(27, 15, seed=seed)) for seed in (40, 41, 42)]
+    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    cases.append(Case("animated.gif", (27, 15)))  # its first frame
+    save_rgb("pillow_only.tga", 19, 13)  # a format Pillow reads and OpenCV does not
+    (folder / "drawing.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><circle cx="10" cy="10" r="8"/></svg>\n'
+    )
+    cases.append(Case("drawing.svg", None, r"drawing\.svg: a vector drawing \(SVG\): rasterise it"))
+    # An ISO-BMFF header of brand heic: what a phone's HEIC file starts with.
+    (folder / "phone.heic").write_bytes(struct.pack(">I", 24) + b"ftypheic" + b"\0\0\0\0mif1heic" + bytes(64))
+    cases.append(Case("phone.heic", None, r"phone\.heic: a format that neither OpenCV nor Pillow reads here"))
+    (folder / "folder.jpg").mkdir()
+    cases.append(Case("folder.jpg", None, r"folder\.jpg: a folder, not an image file"))
+
     ok, png = cv2.imencode(".png", _pixels(32, 32))
     (folder / "truncated.png").write_bytes(png.tobytes()[: len(png) // 2])
     cases.append(Case("truncated.png", None, r"truncated\.png: not a readable image"))

@@ -48,6 +48,7 @@ def test_the_corpus_has_every_class_of_awkward_file(corpus):
     } <= names
     assert {"gray_alpha.png", "deep_16bit.png", "photo.webp", "jpeg_named.png", "bomb.png"} <= names
     assert {"truncated.png", "zero_bytes.jpg", "text_named.jpg"} <= names
+    assert {"animated.gif", "pillow_only.tga", "drawing.svg", "phone.heic", "folder.jpg"} <= names
 
 
 def test_readers_give_the_displayed_size_or_a_clear_error(corpus):
@@ -63,6 +64,9 @@ def test_readers_give_the_displayed_size_or_a_clear_error(corpus):
             with Image.open(folder / case.name) as shown:
                 upright = np.asarray(ImageOps.exif_transpose(shown).convert("RGB"), np.int16)
             assert np.abs(upright - image).mean() < 2, case.name
+        if case.name in ("animated.gif", "pillow_only.tga"):  # an animation: its first frame
+            with Image.open(folder / case.name) as shown:
+                np.testing.assert_array_equal(np.asarray(shown.convert("RGB")), image)
 
 
 def test_a_bombs_message_gives_the_size_its_header_claims(corpus):

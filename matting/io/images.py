@@ -2,9 +2,10 @@
 of the files a folder run skips.
 
 Every reader accepts the files researchers actually have (8- or 16-bit, grayscale with or without
-alpha, palette, RGB, RGBA, CMYK JPEG, WebP, any EXIF orientation, a wrong extension) and raises
-:class:`DataError` naming the file when it cannot (empty, truncated, not an image, a header claiming
-more than ``max_pixels``, refused before decoding with the size the header claims).
+alpha, palette, RGB, RGBA, CMYK JPEG, WebP, AVIF, the first frame of a GIF, what only Pillow reads
+(TGA, ICO, PSD), any EXIF orientation, a wrong extension) and raises :class:`DataError` naming the
+file when it cannot (empty, truncated, not an image, a format neither OpenCV nor Pillow reads, a
+header claiming more than ``max_pixels``, refused before decoding with the size the header claims).
 """
 
 from __future__ import annotations
@@ -24,7 +25,25 @@ from matting.errors import DataError
 from matting.io.codecs import encode_png
 from matting.io.files import write_atomic
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+# What a folder run lists: the extensions of the formats OpenCV or Pillow read, and those of images
+# they cannot (UNREADABLE), so that a folder's SVG or HEIC is a counted skip with its reason, never
+# silently left out.
+READABLE_EXTENSIONS = (
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".avif",
+    ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".tga", ".ico", ".psd",
+)  # fmt: skip
+UNREADABLE = {
+    **dict.fromkeys((".svg", ".svgz"), "a vector drawing (SVG): rasterise it to PNG first"),
+    **dict.fromkeys(
+        (".heic", ".heif", ".jxl"),
+        "a format that neither OpenCV nor Pillow reads here: convert it to JPEG or PNG",
+    ),
+    **dict.fromkeys(
+        (".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2"),
+        "a camera raw file: develop it to JPEG, PNG or TIFF first",
+    ),
+}
+IMAGE_EXTENSIONS = READABLE_EXTENSIONS + tuple(UNREADABLE)
 # The readers' default guard against decoding a file whose header claims a huge size (10000 x 10000).
 MAX_PIXELS = 100_000_000
 
@@ -36,7 +55,7 @@ def list_images(root: str | os.PathLike) -> list[Path]:
         raise DataError(f"{root}: no such folder")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
-        raise DataError(f"{root}: holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        raise DataError(f"{root}: holds no images ({', '.join(READABLE_EXTENSIONS)})")
     return files
 
 
@@ -60,6 +79,8 @@ def path_problem(path: Path) -> str:
 
 
 def _read_raw(path: Path) -> np.ndarray:
+    """The stored pixels as OpenCV gives them (BGR or BGRA, or one channel), from OpenCV or else
+    from Pillow (first frame of an animation)."""
     if not path.is_file():
         raise DataError(f"{path}: {path_problem(path)}")
     if path.stat().st_size == 0:
@@ -70,8 +91,31 @@ def _read_raw(path: Path) -> np.ndarray:
     except cv2.error as error:  # OpenCV asserts on sizes over its own limit
         raise DataError(f"{path}: not decodable ({str(error).strip().splitlines()[-1]})") from error
     if image is None or image.size == 0:
-        raise DataError(f"{path}: not a readable image (corrupt, truncated or unsupported format)")
+        image = _read_with_pillow(path)
+    if image is None or image.size == 0:
+        known = UNREADABLE.get(path.suffix.lower())
+        raise DataError(
+            f"{path}: {known or 'not a readable image (corrupt, truncated or unsupported format)'}"
+        )
     return image
+
+
+def _read_with_pillow(path: Path) -> np.ndarray | None:
+    """What OpenCV cannot decode, through Pillow: its first frame as OpenCV's channel order, or None."""
+    try:
+        with Image.open(path) as image:
+            image.seek(0)
+            image.load()
+            if image.mode not in ("L", "RGB", "RGBA", "I;16"):
+                image = image.convert(
+                    "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
+                )
+            pixels = np.asarray(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    if pixels.ndim == 3:  # Pillow's RGB(A) as OpenCV's BGR(A)
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    return pixels
 
 
 def _to_8bit(image: np.ndarray, path: Path) -> np.ndarray:
