@@ -4,11 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 INTEROP_STAMP := $(VENV)/.installed-modelscope
+APP_STAMP := $(VENV)/.installed-app
+BROWSER_STAMP := $(VENV)/.installed-browser
 # Quieter TensorFlow start-up logs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-slow test-all test-interop mediapipe-venv peers lint format clean
+.PHONY: help install demo app test test-slow test-all test-interop test-browser mediapipe-venv peers lint format clean
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,8 +34,15 @@ demo: $(STAMP)  ## Build data, train both stages, export, evaluate: the whole ch
 	$(PY) evaluate.py experiment=demo && \
 	echo "make demo: $$(( $$(date +%s) - start )) s in all"
 
-test: $(STAMP)  ## Run the test suite (slow tests excluded)
-	$(PY) -m pytest -m "not slow" -q
+$(APP_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,app]"
+	touch $(APP_STAMP)
+
+app: $(APP_STAMP)  ## Install the .[app] extra and serve the web page on the released model (prints its address)
+	$(PY) app.py
+
+test: $(STAMP)  ## Run the test suite (slow and browser tests excluded)
+	$(PY) -m pytest -m "not slow and not browser" -q
 
 test-slow: $(STAMP)  ## Run only the tests marked slow (the notebooks, fresh processes)
 	$(PY) -m pytest -m slow -q
@@ -47,6 +56,16 @@ $(INTEROP_STAMP): pyproject.toml | $(STAMP)
 
 test-interop: $(INTEROP_STAMP)  ## Install the .[modelscope] extra (CPU torch) and run ModelScope's pipeline on our export
 	$(PY) -m pytest -m interop -q
+
+$(BROWSER_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,browser]"
+	touch $(BROWSER_STAMP)
+
+# Debian's chromium and chromium-driver (same version), installed once with apt where missing.
+test-browser: $(BROWSER_STAMP)  ## Install .[browser] and Debian's chromium, and drive the web page in it headless
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
+	$(PY) -m pytest -m browser -q -rs
 
 # MediaPipe 0.10.14 pins protobuf < 5 and pulls opencv-contrib-python and jax, which clash with
 # TensorFlow 2.21: it gets its own environment, used by benchmarks/peers.py through files only.

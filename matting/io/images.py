@@ -167,9 +167,13 @@ def _orientation(image: Image.Image) -> int:
 def _check_size(path: Path, size: tuple[int, int] | None, max_pixels: int | None) -> None:
     if max_pixels and size and size[0] * size[1] > max_pixels:
         raise DataError(
-            f"{path}: {size[0]}x{size[1]} is {size[0] * size[1] / 1e6:.0f} MP, over the limit of "
-            f"{max_pixels / 1e6:.0f} MP (max_pixels): downscale it first or raise the limit"
+            f"{path}: {size[0]}x{size[1]} is {_megapixels(size[0] * size[1])} MP, over the limit of "
+            f"{_megapixels(max_pixels)} MP (max_pixels): downscale it first or raise the limit"
         )
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.0f}" if pixels >= 10_000_000 else f"{pixels / 1e6:.2g}"
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
