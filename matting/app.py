@@ -169,18 +169,17 @@ def build_app(matter: Matter, *, title: str = "Portrait matting", source: str = 
     """The page, as a Gradio ``Blocks`` (queued: one photo at a time, the others wait their turn)."""
     import gradio as gr
 
-    class Photo(gr.Image):
+    def photo_input(**kwargs) -> gr.Image:
         """An image input whose upload reaches :class:`Matter` as the stored file, undecoded: our
-        reader gives the message for a file that is not an image, not Gradio's own decoder."""
-
-        @classmethod
-        def get_block_name(cls) -> str:
-            return "image"
-
-        def preprocess(self, payload):
-            if payload is None:
-                return None
-            return {"path": payload.path, "name": Path(payload.orig_name or payload.path).name}
+        reader gives the message for a file that is not an image, not Gradio's own decoder. (An
+        instance's own ``preprocess``: a subclass would make Gradio write a stub file beside this one.)"""
+        component = gr.Image(type="filepath", **kwargs)
+        component.preprocess = lambda payload: (
+            None
+            if payload is None
+            else {"path": payload.path, "name": Path(payload.orig_name or payload.path).name}
+        )
+        return component
 
     def run(photo, mask, editor, colour, background):
         try:
@@ -218,12 +217,14 @@ def build_app(matter: Matter, *, title: str = "Portrait matting", source: str = 
         gr.Markdown(f"# {title}\n{source}")
         with gr.Row():
             with gr.Column():
-                photo = Photo(
+                photo = photo_input(
                     label="Photo (drop, paste or click)", sources=["upload", "clipboard"], elem_id="photo"
                 )
                 with gr.Accordion("Your own mask (optional): the refinement alone, from it", open=False):
                     with gr.Tab("Upload a mask"):
-                        mask = Photo(label="Mask (white: the person)", sources=["upload"], elem_id="mask")
+                        mask = photo_input(
+                            label="Mask (white: the person)", sources=["upload"], elem_id="mask"
+                        )
                     with gr.Tab("Draw on the photo"):
                         editor = gr.ImageEditor(
                             label="Paint over the person",
@@ -235,7 +236,7 @@ def build_app(matter: Matter, *, title: str = "Portrait matting", source: str = 
                         )
                 with gr.Row():
                     colour = gr.ColorPicker(value="#00b140", label="New background colour")
-                    background = Photo(
+                    background = photo_input(
                         label="or a background photo", sources=["upload"], elem_id="background"
                     )
                 button = gr.Button("Matte", variant="primary", elem_id="matte")
