@@ -231,7 +231,7 @@ def build_app(matter: Matter, *, title: str = "Portrait matting", source: str = 
                             type="numpy",
                             sources=[],
                             layers=False,
-                            brush=gr.Brush(colors=["#ff3366"], color_mode="fixed"),
+                            brush=gr.Brush(colors=["#ff3366"], color_mode="fixed", default_size=24),
                             elem_id="editor",
                         )
                 with gr.Row():

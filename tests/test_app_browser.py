@@ -156,6 +156,31 @@ def test_a_photo_a_broken_file_and_another_photo_in_the_page(
     assert server["process"].poll() is None
 
 
+def test_a_mask_drawn_on_the_photo_is_refined_alone(server, browser, real_photo, screenshots):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    browser.get(server["url"])
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#photo input[type=file]"))
+    upload(browser, real_photo, "(coarse net and refinement)")
+    browser.find_element(By.XPATH, "//button[contains(., 'Your own mask')]").click()
+    tab = "//button[normalize-space()='Draw on the photo']"
+    WebDriverWait(browser, 10).until(
+        lambda d: [b for b in d.find_elements(By.XPATH, tab) if b.is_displayed()]
+    )
+    next(b for b in browser.find_elements(By.XPATH, tab) if b.is_displayed()).click()
+    WebDriverWait(browser, 10).until(
+        lambda d: [c for c in d.find_elements(By.CSS_SELECTOR, "canvas") if c.is_displayed()]
+    )
+    canvas = [c for c in browser.find_elements(By.CSS_SELECTOR, "canvas") if c.is_displayed()][-1]
+    # A stroke down the middle of the photo: the refinement's alpha follows it, not the coarse net.
+    ActionChains(browser).move_to_element_with_offset(canvas, 0, -60).click_and_hold().move_by_offset(
+        0, 120
+    ).release().perform()
+    browser.find_element(By.ID, "matte").click()
+    WebDriverWait(browser, 60).until(lambda d: "refined from your mask" in message(d))
+    browser.save_screenshot(str(screenshots / "drawn.png"))
+
+
 def test_uploads_at_once_are_queued_and_every_awkward_file_answered(server, real_photo, tmp_path):
     client = gradio_client.Client(server["url"], verbose=False, download_files=str(tmp_path / "client"))
 
