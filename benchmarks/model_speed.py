@@ -28,8 +28,6 @@ it by the rate of a 2048x2048 float32 matmul timed at the start of the run.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -39,60 +37,39 @@ import keras
 import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
-from peers import ROOT, timed, trimap_from_mask
 
+from matting.evaluation.peers import mediapipe_masks
+from matting.evaluation.timing import (
+    flops,
+    interleaved_times,
+    matmul_gflops,
+    ms_per_image,
+    with_trained_statistics,
+)
 from matting.export import export, load_pipeline
 from matting.inference.pipeline import MattingPipeline
 from matting.layout import stage_files
+from matting.metrics import trimap_from_mask
 from matting.models import build_coarse, build_fine
 from matting.models.folding import fold_batch_norms
 from matting.models.loading import load_checkpoint
 from matting.tables import markdown_table
 
 COARSE_SHAPE, FINE_SHAPE = (1, 192, 160, 3), (1, 768, 640, 4)
+ROOT = Path(__file__).resolve().parents[1]
 RELEASED = ROOT / "pretrained" / "portrait"
-
-
-def flops(fn, shape) -> float:
-    """FLOPs of one call of ``fn`` (a Keras model or a ``tf.function``) on a float32 ``shape``."""
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    concrete = tf.function(lambda x: fn(x)).get_concrete_function(tf.TensorSpec(shape, tf.float32))
-    graph = convert_variables_to_constants_v2(concrete).graph
-    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
-
-
-def ms_per_image(model, shape, repeats: int) -> float:
-    x = tf.constant(np.random.default_rng(0).random(shape, dtype=np.float32))
-    fn = tf.function(lambda x: model(x, training=False))
-    fn(x)
-    return float(np.median([timed(lambda: fn(x).numpy())[1] * 1000 for _ in range(repeats)]))
-
-
-def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """This machine's float32 matmul rate, GFLOP/s (median of ``repeats``)."""
-    a = tf.random.uniform((n, n))
-    tf.linalg.matmul(a, a).numpy()
-    seconds = np.median([timed(lambda: tf.linalg.matmul(a, a).numpy())[1] for _ in range(repeats)])
-    return 2 * n**3 / seconds / 1e9
 
 
 def mediapipe_ms(python: Path, portraits: Path, count: int = 20) -> float | None:
     """MediaPipe's median ms per image on ``count`` portraits resized to 768x640 (the pipeline's input
-    here), run by benchmarks/mediapipe_masks.py in its own venv; None without that venv."""
+    here), run in its own venv (:func:`matting.evaluation.peers.mediapipe_masks`); None without it."""
     if not python.is_file():
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        images = Path(tmp) / "images"
-        images.mkdir()
-        for path in sorted((portraits / "image").iterdir())[:count]:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            cv2.imwrite(str(images / f"{path.stem}.png"), cv2.resize(image, (640, 768)))
-        script = ROOT / "benchmarks" / "mediapipe_masks.py"
-        subprocess.run([str(python), str(script), str(images), f"{tmp}/masks"], check=True)
-        times = list(json.loads(Path(f"{tmp}/masks/timing.json").read_text()).values())
+    images = {}  # in file-name order, the order MediaPipe runs them
+    for path in sorted((portraits / "image").iterdir())[:count]:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        images[path.stem] = cv2.cvtColor(cv2.resize(image, (640, 768)), cv2.COLOR_BGR2RGB)
+    times = list(mediapipe_masks(images, python)[1].values())
     return float(np.median(times[1:]))  # the first call loads the model
 
 
@@ -102,61 +79,8 @@ def closed_form_inputs(folder: Path, limit: int | None) -> list[tuple[np.ndarray
     for path in sorted((folder / "image").iterdir())[:limit]:
         image = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) / 255.0
         truth = cv2.imread(str(folder / "alpha" / path.name), cv2.IMREAD_GRAYSCALE) / 255.0
-        inputs.append((image, trimap_from_mask(truth)))
+        inputs.append((image, trimap_from_mask(truth) / 255.0))
     return inputs
-
-
-def interleaved_times(
-    pipelines: dict, block: int, closed_form: list
-) -> tuple[dict[str, dict[str, float]], float | None]:
-    """Each pipeline's ms per image (``{name: MattingPipeline}``, on a 768x640 image) and closed-form
-    matting's median s per image on ``closed_form`` (``closed_form_inputs``, may be empty).
-
-    The two are timed in alternating rounds, one closed-form image then ``block`` consecutive calls
-    of each pipeline, all timed, so that both see the machine as it is over the same minutes: timed
-    minutes apart on a shared machine, their ratio moved between 13x and 23x from one run to the
-    next. Per pipeline: ``per_image``, the median of every call (the statistic MediaPipe's loop over
-    consecutive portraits gives, :func:`mediapipe_ms`), and ``first``, the median of each block's
-    first call. The first calls after a pause run slow: on the 2-core machine the fast pipeline took
-    46 ms on the first call after 0.7 s of sleep, 34 ms from the fourth on (the threads and cores
-    wake up; the same after a closed-form image), which a folder run pays once and a server that
-    idles between requests pays each time."""
-    from pymatting import estimate_alpha_cf
-
-    if block < 1:
-        raise ValueError(f"block must be at least 1, got {block}")
-    image = np.random.default_rng(0).integers(0, 256, (768, 640, 3), np.uint8)
-    for pipeline in pipelines.values():
-        pipeline.predict(image)  # tracing, session start-up
-    if closed_form:
-        estimate_alpha_cf(np.random.rand(32, 32, 3), trimap_from_mask(np.pad(np.ones((16, 16)), 8), band=2))
-    times, seconds = {name: [] for name in pipelines}, []
-    for index in range(len(closed_form) or 1):
-        if closed_form:
-            seconds.append(timed(estimate_alpha_cf, *closed_form[index])[1])
-        for name, pipeline in pipelines.items():
-            times[name].append([timed(pipeline.predict, image)[1] * 1000 for _ in range(block)])
-    medians = {
-        name: {"per_image": float(np.median(values)), "first": float(np.median([b[0] for b in values]))}
-        for name, values in times.items()
-    }
-    return medians, (float(np.median(seconds)) if seconds else None)
-
-
-def with_trained_statistics(model: keras.Model, seed: int = 0) -> keras.Model:
-    """``model`` with its batch norms given moving statistics and offsets of a trained net's kind
-    (in place). An untrained net's batch norms fold into zero biases (``fold_batch_norms``), which
-    TensorFlow's graph optimiser deletes, and a convolution with no bias add is not fused with its
-    activation: timed untrained, the fast pipeline ran about 2 ms slower than with these weights."""
-    rng = np.random.default_rng(seed)
-    for layer in model._flatten_layers():
-        if isinstance(layer, keras.layers.BatchNormalization):
-            shape = layer.moving_mean.shape
-            layer.moving_mean.assign(rng.normal(0.0, 0.1, shape).astype(np.float32))
-            layer.moving_variance.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
-            if layer.center:
-                layer.beta.assign(rng.normal(0.0, 0.1, shape).astype(np.float32))
-    return model
 
 
 def net_options(arch: str) -> dict:

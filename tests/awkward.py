@@ -87,9 +87,10 @@ def write_corpus(folder: Path) -> list[Case]:
     frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:], duration=80, loop=0)
     cases.append(Case("animated.gif", (27, 15)))  # its first frame
     save_rgb("pillow_only.tga", 19, 13)  # a format Pillow reads and OpenCV does not
-    (folder / "drawing.svg").write_text(
-        '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><circle cx="10" cy="10" r="8"/></svg>\n'
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><circle cx="10" cy="10" r="8"/></svg>'
     )
+    (folder / "drawing.svg").write_text(svg + "\n")
     cases.append(Case("drawing.svg", None, r"drawing\.svg: a vector drawing \(SVG\): rasterise it"))
     # An ISO-BMFF header of brand heic: what a phone's HEIC file starts with.
     (folder / "phone.heic").write_bytes(struct.pack(">I", 24) + b"ftypheic" + b"\0\0\0\0mif1heic" + bytes(64))

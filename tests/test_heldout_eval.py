@@ -5,6 +5,7 @@ evaluate.py's folder runs restricted alike. Tiny folders and untrained nets: no 
 import contextlib
 import io
 import json
+import runpy
 from pathlib import Path
 
 import cv2
@@ -12,11 +13,11 @@ import numpy as np
 import pytest
 from conftest import compose_config
 
-from benchmarks import peers
 from evaluate import evaluate_run
 from matting.errors import ConfigError, DataError
+from matting.evaluation import peers
 from matting.evaluation.holdout import SplitRecord, select_photos
-from matting.metrics import mse, sad
+from matting.metrics import TRIMAP_UNKNOWN, mse, sad, trimap_from_mask
 from matting.models import build_coarse_unet, build_fine_unet
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -150,6 +151,11 @@ def test_the_real_portraits_are_selected_by_their_file_stems(tmp_path):
 # --------------------------------------------------------------------------- benchmarks/peers.py
 
 
+def peers_main(argv: list[str]) -> dict:
+    """``python benchmarks/peers.py ...``, in this process: the script's ``main``."""
+    return runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"))["main"](argv)
+
+
 def peers_args(shared: Path, out: Path, *extra) -> list[str]:
     return [
         "--shared", str(shared), "--out", str(out), "--untrained-filters", "4", "8",
@@ -170,7 +176,7 @@ def peers_run(tmp_path_factory):
     portraits.write_text(json.dumps(listing))
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        result = peers.main(
+        result = peers_main(
             peers_args(shared, tmp_path / "out", "--splits", str(portraits), "--alphamatting-source", "none")
         )
     return result, printed.getvalue()
@@ -209,7 +215,7 @@ def test_peers_refinement_from_the_true_mask_has_the_input_mask_row_and_the_band
         / 255
     )
     mask = (truth >= 128 / 255).astype(np.float64)
-    band = peers.trimap_from_mask(mask) == 0.5
+    band = trimap_from_mask(mask) == TRIMAP_UNKNOWN
     first = alpha[peers.TRUE_MASK][0]
     assert first["mse"] == pytest.approx(mse(mask, truth)) and first["sad"] == pytest.approx(sad(mask, truth))
     assert first["mse_band"] == pytest.approx(mse(mask, truth, band))
@@ -228,7 +234,7 @@ def test_peers_worst_cases_grid_has_the_worst_of_each_set(peers_run):
 
 
 def test_peers_without_splits_says_the_figures_include_training_photos(tmp_path, shared, capsys):
-    result = peers.main(peers_args(shared, tmp_path / "out", "--max-images", "1"))
+    result = peers_main(peers_args(shared, tmp_path / "out", "--max-images", "1"))
     out = capsys.readouterr().out
     assert out.count("NOT HELD OUT") >= 3 and result["text"].rstrip().endswith(peers.NOT_HELD_OUT)
     assert "| coarse stage (ours) | portraits | 1 ALL, training photos included |" in out
@@ -237,7 +243,7 @@ def test_peers_without_splits_says_the_figures_include_training_photos(tmp_path,
 def test_peers_refuses_a_wrong_source_name_before_any_net_runs(tmp_path, shared):
     splits = write_splits(tmp_path / "splits.json", "portraits", train=["a"], test=["b"])
     with pytest.raises(ConfigError, match="as source 'people' \\(--people-source\\)"):
-        peers.main(peers_args(shared, tmp_path / "out", "--splits", str(splits)))
+        peers_main(peers_args(shared, tmp_path / "out", "--splits", str(splits)))
     assert not (tmp_path / "out").exists()
 
 
@@ -252,7 +258,7 @@ def test_the_coarse_stage_alone_is_the_pipelines_coarse_mask():
     )
     image = np.random.default_rng(0).integers(0, 256, (50, 37, 3), np.uint8)
     expected = pipeline.predict_stages(image)["coarse"]
-    np.testing.assert_allclose(peers.coarse_stage(pipeline)(image), expected, atol=1e-6)
+    np.testing.assert_allclose(pipeline.coarse_mask(image), expected, atol=1e-6)
 
 
 @pytest.mark.skipif(not MEDIAPIPE.is_file(), reason=".venv-mediapipe is absent (make mediapipe-venv)")
@@ -260,9 +266,9 @@ def test_mediapipe_masks_come_back_for_the_same_photos(shared):
     from matting.evaluation.samples import load_folder_arrays
 
     samples, _ = load_folder_arrays(shared / "people" / "image", shared / "people" / "mask", max_images=2)
-    masks, ms = peers.mediapipe_masks(samples, MEDIAPIPE)
-    assert [m.shape for m in masks] == [SIZE, SIZE] and len(ms) == 2
-    assert all(0.0 <= m.min() and m.max() <= 1.0 for m in masks)
+    masks, ms = peers.mediapipe_masks({s["id"]: s["image"] for s in samples}, MEDIAPIPE)
+    assert [m.shape for m in masks.values()] == [SIZE, SIZE] and list(ms) == [s["id"] for s in samples]
+    assert all(0.0 <= m.min() and m.max() <= 1.0 for m in masks.values())
 
 
 # --------------------------------------------------------------------------- evaluate.py
@@ -347,5 +353,5 @@ def test_the_pipeline_row_scores_the_pipelines_alpha(tmp_path, shared):
         truth = sample["alpha"] / 255.0
         alpha = pipeline.predict(sample["image"])
         assert scored.rows[peers.OURS_ALPHA][i]["mse"] == pytest.approx(mse(alpha, truth))
-        coarse = peers.coarse_stage(pipeline)(sample["image"])
+        coarse = pipeline.coarse_mask(sample["image"])
         assert scored.rows[peers.OURS][i]["mse"] == pytest.approx(mse(coarse, truth))

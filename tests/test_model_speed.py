@@ -1,7 +1,6 @@
 """benchmarks/model_speed.py times closed-form matting and the pipelines in alternating rounds, so
 that their ratio compares the two over the same minutes of a shared machine."""
 
-import sys
 from pathlib import Path
 
 import keras
@@ -9,8 +8,11 @@ import numpy as np
 import pymatting
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import model_speed  # noqa: E402  (benchmarks/ is a folder of scripts, each importing its neighbours)
+from matting.evaluation import timing
+from matting.evaluation.timing import interleaved_times, with_trained_statistics
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT, RELEASED = ROOT / "benchmarks" / "model_speed.py", ROOT / "pretrained" / "portrait"
 
 
 class Recorder:
@@ -30,7 +32,7 @@ def test_closed_form_and_pipelines_take_turns(monkeypatch):
     pipelines = {"tf": Recorder("tf", calls), "onnx": Recorder("onnx", calls)}
     images = [(np.zeros((8, 8, 3)), np.zeros((8, 8)))] * 3
 
-    times, seconds = model_speed.interleaved_times(pipelines, block=2, closed_form=images)
+    times, seconds = interleaved_times(pipelines, block=2, closed_form=images)
 
     assert set(times) == {"tf", "onnx"}
     assert all(set(t) == {"per_image", "first"} and min(t.values()) >= 0 for t in times.values())
@@ -43,8 +45,8 @@ def test_closed_form_and_pipelines_take_turns(monkeypatch):
 
 def test_per_image_is_the_median_of_every_call_and_first_the_blocks_first(monkeypatch):
     durations = iter([3.0, 1.0, 1.0, 5.0, 1.0])  # one block of five calls, slow at first
-    monkeypatch.setattr(model_speed, "timed", lambda fn, *args: (fn(*args), next(durations)))
-    times, _ = model_speed.interleaved_times({"tf": Recorder("tf", [])}, block=5, closed_form=[])
+    monkeypatch.setattr(timing, "timed", lambda fn, *args: (fn(*args), next(durations)))
+    times, _ = interleaved_times({"tf": Recorder("tf", [])}, block=5, closed_form=[])
     assert times["tf"] == {"per_image": 1000.0, "first": 3000.0}
 
 
@@ -60,30 +62,31 @@ def test_trained_statistics_give_the_folded_convolutions_biases():
     model = build_fine(arch="fast", filters=[8, 8], blocks=[0, 1])
     norms = sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers())
     untrained = sum(bool(np.any(b)) for b in biases(model))
-    trained = sum(bool(np.any(b)) for b in biases(model_speed.with_trained_statistics(model, seed=0)))
+    trained = sum(bool(np.any(b)) for b in biases(with_trained_statistics(model, seed=0)))
     assert norms > 0 and trained == untrained + norms  # each folded batch norm now leaves a bias
 
 
 def test_without_closed_form_the_pipelines_still_get_their_block(monkeypatch):
     calls = []
     monkeypatch.setattr(pymatting, "estimate_alpha_cf", lambda image, trimap: calls.append("cf"))
-    times, seconds = model_speed.interleaved_times({"tf": Recorder("tf", calls)}, block=4, closed_form=[])
+    times, seconds = interleaved_times({"tf": Recorder("tf", calls)}, block=4, closed_form=[])
     assert seconds is None and set(times) == {"tf"}
     assert calls == ["tf"] * 5  # a warm-up and a block of 4 timed calls, no closed form at all
     with pytest.raises(ValueError, match="block"):
-        model_speed.interleaved_times({"tf": Recorder("tf", calls)}, block=0, closed_form=[])
+        interleaved_times({"tf": Recorder("tf", calls)}, block=0, closed_form=[])
 
 
-@pytest.mark.skipif(
-    not (model_speed.RELEASED / "coarse" / "coarse.keras").is_file(), reason="no released model"
-)
+@pytest.mark.skipif(not (RELEASED / "coarse" / "coarse.keras").is_file(), reason="no released model")
 def test_the_released_arch_times_the_released_checkpoints_themselves():
+    import runpy
+
     from matting.models.loading import load_checkpoint
 
-    coarse, fine = model_speed.nets("released")
-    saved = load_checkpoint(model_speed.RELEASED / "coarse" / "coarse.keras")
+    model_speed = runpy.run_path(str(SCRIPT))  # the script's functions, as `python` would load them
+    coarse, fine = model_speed["nets"]("released")
+    saved = load_checkpoint(RELEASED / "coarse" / "coarse.keras")
     for got, want in zip(coarse.weights, saved.weights, strict=True):
         np.testing.assert_array_equal(got.numpy(), want.numpy())
     assert fine.input_shape[-1] == 4
-    built, _ = model_speed.nets("fast")  # a config's nets: built afresh
+    built, _ = model_speed["nets"]("fast")  # a config's nets: built afresh
     assert not np.array_equal(built.weights[0].numpy(), coarse.weights[0].numpy())

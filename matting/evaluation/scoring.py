@@ -60,7 +60,7 @@ def score_coarse(pipeline: MattingPipeline, samples: list[dict]) -> list[dict]:
     coarse mask thresholded at 0.5, and MSE of the soft mask, both over the whole image."""
     rows = []
     for sample in tqdm(samples, desc="coarse", leave=False):
-        coarse = pipeline.predict_stages(sample[IMAGE])["coarse"]
+        coarse = pipeline.coarse_mask(sample[IMAGE])
         truth = sample[ALPHA] >= 128
         rows.append(
             {"id": sample["id"], "iou": mask_iou(coarse, truth), "mse": mse(coarse, truth.astype(np.float64))}

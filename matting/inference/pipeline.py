@@ -28,6 +28,7 @@ class MattingPipeline:
         self.uint8 = uint8
         self._stages = None  # module.matte as a tf.function, made on first use
         self._refine = None  # module.refine, likewise
+        self._coarse = None  # module.coarse_stage, likewise
 
     # -- construction -------------------------------------------------------------------------------
 
@@ -91,6 +92,13 @@ class MattingPipeline:
             self._stages = tf.function(self._live("the coarse stage").matte, reduce_retracing=True)
         out = self._stages(_batch_of_one(image))
         return {"alpha": out["alpha"].numpy()[0, ..., 0], "coarse": out["coarse"].numpy()[0, ..., 0]}
+
+    def coarse_mask(self, image: np.ndarray) -> np.ndarray:
+        """The coarse stage alone, as the pipeline runs it: one uint8 RGB image ``[H, W, 3]`` -> the
+        person mask ``[H, W]`` float32 in [0, 1]. Needs the live module (checkpoints)."""
+        if self._coarse is None:
+            self._coarse = tf.function(self._live("the coarse stage").coarse_stage, reduce_retracing=True)
+        return self._coarse(_batch_of_one(image)).numpy()[0, ..., 0]
 
     def refine(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The refinement alone from a given person mask, the coarse net skipped: one uint8 RGB image
