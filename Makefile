@@ -10,7 +10,7 @@ BROWSER_STAMP := $(VENV)/.installed-browser
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo app test test-slow test-all test-interop test-browser mediapipe-venv peers lint format clean
+.PHONY: help install demo app results test test-slow test-all test-interop test-browser mediapipe-venv peers lint format clean
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ mediapipe-venv: .venv-mediapipe/bin/python  ## Create .venv-mediapipe (MediaPipe
 peers: $(STAMP) .venv-mediapipe/bin/python  ## Coarse stage vs MediaPipe, refinement vs closed-form matting, on ../shared/data photos the demo never saw
 	$(PY) benchmarks/peers.py --splits data/shards/synthetic_demo/splits.json \
 		--portraits-source none --people-source none --alphamatting-source none
+
+results: $(STAMP)  ## docs/results.md from the runs' JSON (the released model's figures.json, docs/results/*.json)
+	$(PY) -m matting.evaluation.results
 
 lint: $(STAMP)  ## ruff check and format check; notebooks must be committed without outputs
 	$(VENV)/bin/ruff check .

@@ -14,16 +14,20 @@ through ``MattingPipeline`` (the loop evaluation uses) and timed on one image af
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from model_speed import net_options
 
+from matting.evaluation.report import run_record
+from matting.evaluation.results import export_speed_table
 from matting.export import export, load_pipeline
 from matting.inference.pipeline import MattingPipeline
+from matting.io.files import write_atomic
 from matting.models import build_coarse, build_fine
-from matting.tables import markdown_table
 
 FORMATS = [
     ("keras (in-process)", None, {}),
@@ -56,6 +60,7 @@ def main() -> None:
     parser.add_argument("--coarse-size", type=int, nargs=2, default=[192, 160])
     parser.add_argument("--fine-size", type=int, nargs=2, default=[768, 640])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here (make results)")
     args = parser.parse_args()
 
     sizes = {"coarse_size": args.coarse_size, "fine_size": args.fine_size}
@@ -81,12 +86,20 @@ def main() -> None:
             error = float(np.abs(pipeline.predict(image) - reference).max())
             rows.append((label, median, best, error))
 
-    print(
-        f"\nInput {args.size[0]}x{args.size[1]}, coarse net at {args.coarse_size}, refinement at "
-        f"{args.fine_size}, {args.coarse or args.arch}; {args.repeats} timed calls after a warm-up.\n"
+    setting = (
+        f"Input {args.size[0]}x{args.size[1]}, coarse net at {args.coarse_size}, refinement at "
+        f"{args.fine_size}, {args.coarse or args.arch}; {args.repeats} timed calls after a warm-up."
     )
-    header = ["format", "ms / image (median)", "ms / image (best)", "max abs alpha diff vs keras"]
-    print(markdown_table(header, [(label, f"{m:.1f}", f"{b:.1f}", f"{e:.2e}") for label, m, b, e in rows]))
+    payload = {
+        "kind": "export_speed",
+        "run": run_record(),
+        "setting": setting,
+        "formats": [{"format": f, "median_ms": m, "best_ms": b, "max_abs_diff": e} for f, m, b, e in rows],
+    }
+    print("\n" + export_speed_table(payload))
+    if args.json:
+        write_atomic(args.json, (json.dumps(payload, indent=1) + "\n").encode())
+        print(f"figures: {args.json}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ it by the rate of a 2048x2048 float32 matmul timed at the start of the run.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -39,6 +40,8 @@ import tensorflow as tf
 from omegaconf import OmegaConf
 
 from matting.evaluation.peers import mediapipe_masks
+from matting.evaluation.report import run_record
+from matting.evaluation.results import model_speed_tables
 from matting.evaluation.timing import (
     flops,
     interleaved_times,
@@ -48,12 +51,12 @@ from matting.evaluation.timing import (
 )
 from matting.export import export, load_pipeline
 from matting.inference.pipeline import MattingPipeline
+from matting.io.files import write_atomic
 from matting.layout import stage_files
 from matting.metrics import trimap_from_mask
 from matting.models import build_coarse, build_fine
 from matting.models.folding import fold_batch_norms
 from matting.models.loading import load_checkpoint
-from matting.tables import markdown_table
 
 COARSE_SHAPE, FINE_SHAPE = (1, 192, 160, 3), (1, 768, 640, 4)
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,15 +119,14 @@ def main() -> None:
     parser.add_argument("--closed-form-images", type=int, default=None, help="default: all")
     parser.add_argument("--no-closed-form", action="store_true")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime pipeline")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here (make results)")
     args = parser.parse_args()
 
     rate = matmul_gflops()
-    rows, pipelines, whole = [], {}, []
+    nets_rows, pipelines, whole = [], {}, []
 
     def row(name, size, params, gflop, ms):
-        achieved = gflop / (ms / 1000)
-        rows.append([name, size, f"{params:,}", f"{gflop:.2f}", f"{ms:.1f}", f"{achieved:.1f}",
-                     f"{achieved / rate:.0%}"])  # fmt: skip
+        nets_rows.append({"name": name, "input": size, "parameters": params, "gflops": gflop, "ms": ms})
 
     with tempfile.TemporaryDirectory() as tmp:
         for arch in args.arch:
@@ -145,6 +147,8 @@ def main() -> None:
                 whole.append(
                     (f"{arch} (ONNX Runtime)", f"{arch}: whole pipeline, ONNX Runtime", params, gflop)
                 )
+        if not args.mediapipe_python.is_file():
+            print(f"MediaPipe skipped: {args.mediapipe_python} not found (run `make mediapipe-venv`)")
         mediapipe = mediapipe_ms(args.mediapipe_python, args.shared / "portraits")
         closed_form_images = (
             []
@@ -157,28 +161,23 @@ def main() -> None:
 
     from tensorflow.python.util import _pywrap_util_port  # what this process loaded, not what was asked
 
-    onednn = _pywrap_util_port.IsMklEnabled()
-    print(f"\nOne image, CPU ({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} threads, "
-          f"oneDNN {'on' if onednn else 'off'}), nets: median of {args.repeats}; float32 matmul 2048x2048: "
-          f"{rate:.1f} GFLOP/s.\n")  # fmt: skip
-    headers = ["net", "input", "parameters", "GFLOPs", "ms / image", "GFLOP/s", "of matmul"]
-    print(markdown_table(headers, rows))
-    print()
-    if mediapipe is None:
-        print(f"MediaPipe skipped: {args.mediapipe_python} not found (run `make mediapipe-venv`)")
-    else:
-        print(
-            f"MediaPipe Selfie Segmentation (general, 256x256), 768x640 portraits: {mediapipe:.1f} ms / image"
-        )
-    if closed_form is not None:
-        print(f"closed-form matting (pymatting), alphamatting ({len(closed_form_images)} images, timed "
-              f"in turns with the pipelines): {closed_form:.3f} s / image")  # fmt: skip
-    for arch, ms in pipeline_times.items():
-        per_image = ms["per_image"]
-        ratios = [f"{per_image / mediapipe:.1f}x MediaPipe's time"] if mediapipe else []
-        ratios += [f"{closed_form / (per_image / 1000):.1f}x faster than closed-form"] if closed_form else []
-        timing = f"median of {args.block} in a row after each closed-form image, the first {ms['first']:.1f}"
-        print(f"{arch} pipeline: {per_image:.1f} ms / image ({timing} ms); " + ", ".join(ratios))
+    payload = {
+        "kind": "model_speed",
+        "run": run_record(),
+        "matmul_gflops": rate,
+        "onednn": bool(_pywrap_util_port.IsMklEnabled()),
+        "threads": tf.config.threading.get_intra_op_parallelism_threads() or "all",
+        "repeats": args.repeats,
+        "nets": nets_rows,
+        "pipelines": pipeline_times,
+        "mediapipe_ms": mediapipe,
+        "closed_form_s": closed_form,
+        "closed_form_images": len(closed_form_images),
+    }
+    print("\n" + model_speed_tables(payload))
+    if args.json:
+        write_atomic(args.json, (json.dumps(payload, indent=1) + "\n").encode())
+        print(f"figures: {args.json}")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from pathlib import Path
 
 from matting.evaluation import peers as lib
 from matting.evaluation.holdout import HELD_OUT, SplitRecord, select_photos
+from matting.evaluation.methods import MASK_SETS
 from matting.evaluation.report import run_record
 from matting.inference.module import FRAMES
 from matting.inference.pipeline import MattingPipeline
@@ -117,7 +118,7 @@ def main(argv=None) -> dict:
             args.shared / folder / "image", getattr(args, f"{folder}_source"), record,
             option=f"--{folder}-source",
         )
-        for folder in (*lib.MASK_SETS, "alphamatting")
+        for folder in (*MASK_SETS, "alphamatting")
     }  # fmt: skip
     for selection in selections.values():
         print(selection.describe())
@@ -125,7 +126,7 @@ def main(argv=None) -> dict:
     limit = args.max_images
     sets = [
         lib.score_mask_set(name, args.shared / name, selections[name], pipeline, args.mediapipe_python, limit)
-        for name in lib.MASK_SETS
+        for name in MASK_SETS
     ]
     alpha, not_run = lib.score_alpha(
         pipeline, args.shared / "alphamatting", selections["alphamatting"], limit

@@ -14,24 +14,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import numpy as np
-
 from matting.errors import ConfigError
+from matting.evaluation.results import peers_tables, summarise_peers
 from matting.io.files import atomic_folder
 from matting.layout import CONFIG_FILE, STAGES, stage_files
 from matting.models.loading import load_checkpoint
-from matting.tables import markdown_table
 
 FIGURES_FILE = "figures.json"
-ALPHA_KEYS = ("mse", "sad", "mse_band", "sad_band")
 CARD_FILE = "README.md"
-OURS_ROWS = ("coarse stage (ours)", "whole pipeline (ours): its alpha")
-MEDIAPIPE = "MediaPipe Selfie Segmentation"
-ALPHA_ROWS = (
-    "true mask (alpha > 0.5) itself, as the alpha",
-    "true mask -> refinement (ours)",
-    "true mask -> closed-form matting",
-)
 
 
 def save_reproducibly(model, path: Path) -> None:
@@ -51,55 +41,6 @@ def save_reproducibly(model, path: Path) -> None:
                 entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
                 entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
                 target.writestr(entry, data)
-
-
-def summarise(peers: dict) -> dict:
-    """``peers.json`` -> per photo set and method, the mean IoU and MSE and the photo count; per
-    alpha row, the mean MSE / SAD over the whole image and the band."""
-
-    def mean(rows, key):
-        values = [row[key] for row in rows if row.get(key) is not None]
-        return round(float(np.mean(values)), 4) if values else None
-
-    masks = {
-        name: {method: {"iou": mean(rows, "iou"), "mse": mean(rows, "mse"), "photos": len(rows)}
-               for method, rows in methods.items()}
-        for name, methods in peers["masks"].items()
-    }  # fmt: skip
-    alpha = {
-        row: {key: mean(values, key) for key in ("mse", "sad", "mse_band", "sad_band")}
-        | {"images": len(values)}
-        for row, values in peers["alpha"].items()
-    }
-    return {"run": peers.get("run"), "held_out": peers["held_out"], "photos": peers.get("photos", {}),
-            "masks": masks, "alpha": alpha}  # fmt: skip
-
-
-def number(value, spec: str) -> str:
-    """``value`` formatted, or "-" where no image gave one (a metric that was NaN on every image)."""
-    return "-" if value is None else format(value, spec)
-
-
-def figures_tables(figures: dict) -> str:
-    """The model card's two tables, from :func:`summarise`'s output."""
-    rows = []
-    for name, methods in figures["masks"].items():
-        for method in (*OURS_ROWS, MEDIAPIPE):
-            if method in methods:
-                m = methods[method]
-                rows.append([name, method, m["photos"], number(m["iou"], ".3f"), number(m["mse"], ".4f")])
-    masks = markdown_table(["photos", "method", "n", "IoU", "MSE"], rows)
-    alpha = markdown_table(
-        ["alphamatting, from the true mask", "n", "MSE", "SAD", "band MSE", "band SAD"],
-        [
-            [row, a["images"], *(number(a[k], ".4f" if "mse" in k else ".2f") for k in ALPHA_KEYS)]
-            for row, a in figures["alpha"].items()
-            if row in ALPHA_ROWS
-        ],
-    )
-    run = figures.get("run")
-    measured = f"Measured {run['date']} on {run['machine']}: `{run['command']}`\n\n" if run else ""
-    return measured + masks + "\n\n" + alpha
 
 
 # The card beside each net's weights: what the file is; the pair's card holds data and figures.
@@ -136,8 +77,9 @@ STAGE_CARDS = {
 def release(run_dir: str | Path, peers_json: str | Path, out_dir: str | Path, card_template: str) -> Path:
     """Write the release of the run in ``run_dir`` (both stages trained) to ``out_dir``, replacing
     it whole: each stage's ``<stage>.keras`` loaded and saved again uncompiled (the weights alone,
-    no optimizer state) with its ``config.yaml``; ``figures.json`` (:func:`summarise` of
-    ``peers_json``, which must be on held-out photos); ``README.md``, ``card_template`` with
+    no optimizer state) with its ``config.yaml``; ``figures.json``
+    (:func:`~matting.evaluation.results.summarise_peers` of ``peers_json``, which must be on held-out
+    photos); ``README.md``, ``card_template`` with
     ``{figures}`` replaced by the tables, and beside each net's weights a card of its own."""
     peers = json.loads(Path(peers_json).read_text())
     if not peers.get("held_out"):
@@ -145,7 +87,7 @@ def release(run_dir: str | Path, peers_json: str | Path, out_dir: str | Path, ca
     for stage, scored in peers.get("checkpoints", {}).items():  # what peers.py scored: this run's
         if Path(scored).resolve() != stage_files(run_dir, stage).last.resolve():
             raise ConfigError(f"{peers_json} scored {scored}, not the {stage} checkpoint of {run_dir}")
-    figures = summarise(peers)
+    figures = summarise_peers(peers)
     with atomic_folder(out_dir) as tmp:
         for stage in STAGES:
             source, target = stage_files(run_dir, stage), stage_files(tmp, stage)
@@ -155,5 +97,5 @@ def release(run_dir: str | Path, peers_json: str | Path, out_dir: str | Path, ca
             card = STAGE_CARD.format(stage=stage, run=Path(run_dir).resolve().name, **STAGE_CARDS[stage])
             (target.folder / CARD_FILE).write_text(card)
         (tmp / FIGURES_FILE).write_text(json.dumps(figures, indent=1) + "\n")
-        (tmp / CARD_FILE).write_text(card_template.replace("{figures}", figures_tables(figures)))
+        (tmp / CARD_FILE).write_text(card_template.replace("{figures}", peers_tables(figures)))
     return Path(out_dir)

@@ -19,6 +19,18 @@ import cv2
 import numpy as np
 
 from matting.evaluation.holdout import Selection
+from matting.evaluation.methods import (
+    ALPHA_ROWS,
+    BAND,
+    COARSE_CF,
+    COARSE_REFINED,
+    MEDIAPIPE,
+    OURS,
+    OURS_ALPHA,
+    TRUE_CF,
+    TRUE_MASK,
+    TRUE_REFINED,
+)
 from matting.evaluation.report import save_prediction_grid
 from matting.evaluation.samples import load_folder_arrays
 from matting.evaluation.scoring import mask_iou, worst
@@ -29,18 +41,6 @@ from matting.metrics import TRIMAP_BG, TRIMAP_FG, TRIMAP_UNKNOWN, mse, sad, trim
 from matting.tables import markdown_table
 
 WORKER = Path(__file__).with_name("mediapipe_worker.py")
-OURS = "coarse stage (ours)"
-OURS_ALPHA = "whole pipeline (ours): its alpha"
-MEDIAPIPE = "MediaPipe Selfie Segmentation"
-MASK_SETS = ("portraits", "people")
-BAND = 10  # px each side of a mask's edge: the closed-form trimap's unknown band, and the scored band
-# The rows of the alpha table, in order: the refinement alone (true mask), then from our coarse mask.
-TRUE_MASK = "true mask (alpha > 0.5) itself, as the alpha"
-TRUE_REFINED = "true mask -> refinement (ours)"
-TRUE_CF = "true mask -> closed-form matting"
-COARSE_REFINED = "our coarse mask -> refinement (ours): the whole pipeline"
-COARSE_CF = "our coarse mask -> closed-form matting"
-ALPHA_ROWS = (TRUE_MASK, TRUE_REFINED, TRUE_CF, COARSE_REFINED, COARSE_CF)
 PALETTE = ("#4c72b0", "#55a868", "#dd8452")  # the chart's colours, one a method
 SHORT = {  # the chart's labels
     TRUE_MASK: "true mask itself",

@@ -74,7 +74,13 @@ def write_report(
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    payload = {"scale": SCALE_NOTE, "pipelines": summaries, "skipped": list(skipped), "photos": list(photos)}
+    payload = {
+        "run": run_record(),
+        "scale": SCALE_NOTE,
+        "pipelines": summaries,
+        "skipped": list(skipped),
+        "photos": list(photos),
+    }
     write_atomic(files.summary_json, json.dumps(payload, indent=2).encode())
     write_atomic(files.summary_md, (table + "\n").encode())
 
