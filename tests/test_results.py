@@ -90,13 +90,6 @@ def test_docs_results_md_is_what_the_committed_json_makes():
     page = ROOT / "docs" / "results.md"
     missing = [s for s in SOURCES if not (ROOT / s).is_file()]
     assert not missing, f"results files missing: {missing}"
-    import os
-
-    here = os.getcwd()
-    try:
-        os.chdir(ROOT)  # the page names its files as given, relative to the repository root
-        assert results_page(list(SOURCES)) == page.read_text(), (
-            "run `make results` and commit docs/results.md"
-        )
-    finally:
-        os.chdir(here)
+    assert results_page(list(SOURCES), root=ROOT) == page.read_text(), (
+        "run `make results`, commit docs/results.md"
+    )

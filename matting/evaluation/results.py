@@ -152,9 +152,10 @@ def export_speed_table(payload: dict) -> str:
 # --------------------------------------------------------------------------- the page
 
 
-def section(path: str | Path) -> str:
-    """One JSON file's section: a heading that says what it is, its run, its tables."""
-    payload = json.loads(Path(path).read_text())
+def section(path: str | Path, root: str | Path = ".") -> str:
+    """One JSON file's section (``path``, relative to ``root``, as the page names it): a heading that
+    says what it is, its run, its tables."""
+    payload = json.loads((Path(root) / path).read_text())
     kind = payload.get("kind")
     if kind == "model_speed":
         return f"## Speed of the nets and pipelines (`{path}`)\n\n" + model_speed_tables(payload)
@@ -175,9 +176,9 @@ def section(path: str | Path) -> str:
     )
 
 
-def results_page(paths: list[str | Path], *, title: str = "Results") -> str:
+def results_page(paths: list[str | Path], *, title: str = "Results", root: str | Path = ".") -> str:
     """The page: a heading, the note that it is generated, then one section a file, in order."""
-    sections = "\n\n".join(section(path).rstrip() for path in paths)
+    sections = "\n\n".join(section(path, root).rstrip() for path in paths)
     return f"# {title}\n\n{GENERATED}\n\n{sections}\n"
 
 
