@@ -24,7 +24,7 @@ from matting.errors import CheckpointError, ConfigError
 from matting.losses import alpha_loss, bce_dice_loss
 from matting.models import build_coarse, build_fine
 from matting.models.loading import load_checkpoint
-from matting.models.unet import check_input_size
+from matting.models.sizes import check_input_size
 from matting.ops import resize_bilinear
 
 

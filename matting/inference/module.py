@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from matting.errors import ConfigError
 from matting.models.folding import fold_batch_norms
-from matting.models.unet import check_input_size, size_multiple
+from matting.models.sizes import check_input_size, size_multiple
 from matting.ops import aspect_frame, guided_upsample, resize_bilinear
 
 # How the refinement's alpha returns to the input size: along the image's edges, or a plain zoom.

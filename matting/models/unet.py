@@ -56,20 +56,6 @@ def build_unet(
     return keras.Model(inputs, outputs, name=name)
 
 
-def size_multiple(model: keras.Model) -> int:
-    """Height and width fed to ``model`` must be multiples of this: 2 ** (number of poolings)."""
-    return 2 ** sum(isinstance(layer, layers.MaxPooling2D) for layer in model.layers)
-
-
-def check_input_size(model: keras.Model, size, key: str) -> None:
-    """A :class:`ConfigError` naming ``key`` unless ``size`` suits ``model``."""
-    multiple = size_multiple(model)
-    if len(size) != 2 or any(int(s) <= 0 or int(s) % multiple for s in size):
-        raise ConfigError(
-            f"{key} must be two positive multiples of {multiple} for {model.name}, got {list(size)}"
-        )
-
-
 def build_coarse_unet(**kwargs) -> keras.Model:
     """Coarse segmentation net: ``[B, H, W, 3]`` image -> ``[B, H, W, 1]`` person mask."""
     return build_unet(in_channels=3, name="coarse_unet", **kwargs)

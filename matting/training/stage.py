@@ -12,7 +12,7 @@ from matting.data.pipeline import count_records, from_sources, source_shares, sp
 from matting.data.stages import make_stage
 from matting.errors import ConfigError
 from matting.layout import StageFiles
-from matting.models.unet import check_input_size
+from matting.models.sizes import check_input_size
 from matting.training.fit import distribution_strategy, fit_model, initialise
 from matting.training.state import is_chief, saved_step
 
