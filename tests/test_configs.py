@@ -17,6 +17,8 @@ def test_there_is_a_demo_preset():
 @pytest.mark.parametrize("config_name", PRIMARY_CONFIGS)
 def test_preset_composes_and_resolves(config_name, experiment):
     overrides = [f"experiment={experiment}"] if experiment else []
+    if config_name == "predict":
+        overrides.append("input=photo.jpg")  # the one value a command must give
     cfg = compose_config(config_name, overrides)
     resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert resolved["paths"]["run_dir"].endswith(resolved["name"])
