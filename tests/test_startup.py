@@ -1,0 +1,48 @@
+"""Importing matting starts TensorFlow quietly: its CPU-machine start-up notices are dropped, every
+other line written meanwhile goes through."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FAKE_TENSORFLOW = """
+import os
+os.write(2, b"I0000 00:00:1 cudart_stub.cc:31] Could not find cuda drivers on your machine.\\n")
+os.write(2, b"E0000 00:00:2 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\\n")
+os.write(2, b"a real problem the import reported\\n")
+class config:
+    @staticmethod
+    def list_physical_devices(kind):
+        os.write(2, b"E0000 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\\n")
+        return []
+"""
+
+
+def run_import(tmp_path: Path, fake: bool, **env) -> subprocess.CompletedProcess:
+    path = [str(ROOT)]
+    if fake:
+        (tmp_path / "tensorflow").mkdir(exist_ok=True)
+        (tmp_path / "tensorflow" / "__init__.py").write_text(FAKE_TENSORFLOW)
+        path.insert(0, str(tmp_path))
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    environment.update(PYTHONPATH=os.pathsep.join(path), **env)
+    return subprocess.run(
+        [sys.executable, "-c", "import matting"], capture_output=True, text=True, env=environment, timeout=300
+    )
+
+
+def test_start_up_notices_are_dropped_and_other_lines_kept(tmp_path):
+    done = run_import(tmp_path, fake=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "a real problem the import reported\n"
+    shown = run_import(tmp_path, fake=True, MATTING_TF_STARTUP_LOGS="1")
+    assert "cuInit" not in shown.stderr  # with the variable, TensorFlow is not imported here at all
+
+
+def test_the_real_tensorflow_starts_without_cuda_notices(tmp_path):
+    done = run_import(tmp_path, fake=False)
+    assert done.returncode == 0, done.stderr
+    assert "cuInit" not in done.stderr and "cudart_stub" not in done.stderr, done.stderr
