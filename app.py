@@ -36,6 +36,10 @@ def serve(cfg: DictConfig) -> None:
     pipeline = load_pipeline(cfg.model_format, cfg.model_path, **checkpoints(cfg))
     pipeline.predict(np.zeros((64, 48, 3), np.uint8))  # traced now: the first photo's time is its own
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the server's own requests, every start
+    # A kill stops it as Ctrl+C does, even where a background start ignores SIGINT; only the first
+    # signal counts, so a second one cannot cut the clean-up short.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _interrupt)
     with tempfile.TemporaryDirectory(prefix="matting-app-") as workdir:
         # Gradio reads these when it is imported (matting.app.build_app does): uploads go to workdir.
         os.environ["GRADIO_TEMP_DIR"] = workdir
@@ -44,24 +48,26 @@ def serve(cfg: DictConfig) -> None:
 
         matter = Matter(pipeline, workdir, max_pixels=cfg.max_pixels)
         app = build_app(matter, source=f"Model: `{model}`")
-        app.launch(
-            server_name=cfg.host,
-            server_port=cfg.port,
-            max_file_size=cfg.max_file_size,
-            prevent_thread_lock=True,
-            quiet=True,
-        )
-        print(f"serving {model} at {app.local_url} (Ctrl+C stops)", flush=True)
-        print(f"uploads and outputs: {workdir} (removed when the server stops)", flush=True)
-        for stop in (signal.SIGINT, signal.SIGTERM):  # kill stops it as Ctrl+C does, cleaned up, even
-            signal.signal(stop, _interrupt)  # where a background start ignores SIGINT
         try:
+            app.launch(
+                server_name=cfg.host,
+                server_port=cfg.port,
+                max_file_size=cfg.max_file_size,
+                prevent_thread_lock=True,
+                quiet=True,
+            )
+            print(f"serving {model} at {app.local_url} (Ctrl+C stops)", flush=True)
+            print(f"uploads and outputs: {workdir} (removed when the server stops)", flush=True)
             app.block_thread()
+        except KeyboardInterrupt:
+            pass
         finally:
             app.close()
 
 
 def _interrupt(signum, frame):
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 

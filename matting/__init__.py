@@ -1,9 +1,9 @@
 """Portrait matting in TensorFlow: data, nets, training, inference, export and evaluation.
 
-Importing the package imports TensorFlow once, quietly: the start-up lines a CPU machine prints
-before TensorFlow's own log settings apply (CUDA drivers not found, ``cuInit`` failed, oneDNN and
-CPU-instruction notices) are dropped, and anything else written meanwhile goes through. Set
-``MATTING_TF_STARTUP_LOGS=1`` to see them all.
+Importing the package imports TensorFlow once, quietly: the notices a machine without a GPU prints
+as TensorFlow starts, before its own log settings apply (no CUDA driver, ``cuInit`` failed, oneDNN
+and CPU-instruction notes), are dropped; every other line written meanwhile goes through as it
+comes. ``MATTING_TF_STARTUP_LOGS=1`` shows them all.
 """
 
 from __future__ import annotations
@@ -11,43 +11,52 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
+import threading
 
-# What TensorFlow prints at start on a machine without a GPU: notices, not failures.
+# What TensorFlow prints at start where there is no GPU: notices, not failures. Only these: a GPU
+# machine's real CUDA problems (a driver or cuDNN version) are other lines and go through.
 STARTUP_NOISE = re.compile(
-    r"cudart_stub\.cc|cuda_platform\.cc|cuda_executor\.cc|failed call to cuInit|cuda_(dnn|fft|blas)\.cc"
-    r"|Unable to register cu(DNN|FFT|BLAS) factory|computation_placer\.cc|oneDNN custom operations"
-    r"|cpu_feature_guard\.cc|To enable the following instructions|absl::InitializeLog\(\) is called"
-    r"|TF-TRT Warning|rebuild TensorFlow with the appropriate compiler flags"
+    r"Could not find cuda drivers on your machine|failed call to cuInit|oneDNN custom operations are on"
+    r"|This TensorFlow binary is optimized to use available CPU instructions"
+    r"|To enable the following instructions|rebuild TensorFlow with the appropriate compiler flags"
+    r"|All log messages before absl::InitializeLog\(\) is called are written to STDERR"
 )
 
 
+def _forward(read_end: int, target: int) -> None:
+    """Copy the lines of ``read_end`` to ``target`` as they come, but the start-up notices."""
+    with os.fdopen(read_end, "rb") as lines:
+        for line in lines:
+            if not STARTUP_NOISE.search(line.decode(errors="replace")):
+                os.write(target, line)
+
+
 def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow and list its GPUs (the CUDA probe) with file descriptor 2 captured, then
-    write back every captured line that is not :data:`STARTUP_NOISE`."""
+    """Import TensorFlow and list its GPUs (the CUDA probe) with file descriptor 2 led through
+    :func:`_forward`; on any trouble setting that up, a plain import."""
     if "tensorflow" in sys.modules or os.environ.get("MATTING_TF_STARTUP_LOGS") == "1":
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's own INFO lines after start-up
     try:
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
         saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr to capture (an embedded interpreter)
+        read_end, write_end = os.pipe()
+    except (OSError, ValueError):  # no stderr to lead (a closed descriptor, an embedded interpreter)
         return
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow as tf
+    forwarder = threading.Thread(target=_forward, args=(read_end, saved), daemon=True)
+    forwarder.start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        import tensorflow as tf
 
-            tf.config.list_physical_devices("GPU")
-        finally:
+        tf.config.list_physical_devices("GPU")
+    finally:
+        if sys.stderr is not None:
             sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
-                if not STARTUP_NOISE.search(line):
-                    sys.stderr.write(line)
-            sys.stderr.flush()
+        os.dup2(saved, 2)  # the pipe's last writer closed: the forwarder drains it and stops
+        forwarder.join(timeout=5)
+        os.close(saved)
 
 
 _import_tensorflow_quietly()

@@ -220,7 +220,11 @@ def build_app(matter: Matter, *, title: str = "Portrait matting", source: str = 
                 photo = photo_input(
                     label="Photo (drop, paste or click)", sources=["upload", "clipboard"], elem_id="photo"
                 )
-                with gr.Accordion("Your own mask (optional): the refinement alone, from it", open=False):
+                # The refinement alone needs the live nets: not offered for an exported model.
+                masks_shown = matter.pipeline.module is not None
+                with gr.Accordion(
+                    "Your own mask (optional): the refinement alone, from it", open=False, visible=masks_shown
+                ):
                     with gr.Tab("Upload a mask"):
                         mask = photo_input(
                             label="Mask (white: the person)", sources=["upload"], elem_id="mask"
@@ -250,6 +254,10 @@ def build_app(matter: Matter, *, title: str = "Portrait matting", source: str = 
                 )
         inputs = [photo, mask, editor, colour, background]
         outputs = [alpha, cutout, placed, download, message]
-        photo.upload(on_upload, [photo, mask, colour, background], [*outputs, editor], concurrency_limit=1)
-        button.click(run, inputs, outputs, concurrency_limit=1, api_name="matte")
+        # One queue for both events: one photo matted at a time, whichever started it.
+        photo.upload(
+            on_upload, [photo, mask, colour, background], [*outputs, editor], concurrency_limit=1,
+            concurrency_id="matte",
+        )  # fmt: skip
+        button.click(run, inputs, outputs, concurrency_limit=1, concurrency_id="matte", api_name="matte")
     return app.queue(default_concurrency_limit=1)

@@ -326,7 +326,7 @@ def trimap_from_mask(mask, band: int = 10) -> np.ndarray:
     a given mask, and the band the peers benchmark scores.
 
     Args:
-        mask: ``[H, W]`` bool, or uint8 / float in [0, 1] (a soft mask: thresholded at 0.5).
+        mask: ``[H, W]`` bool, uint8 in 0..255 or float in [0, 1] (soft: thresholded at half).
         band: pixels each side of the edge.
     """
     binary = (np.asarray(mask) >= (128 if np.asarray(mask).dtype == np.uint8 else 0.5)).astype(np.uint8)

@@ -17,7 +17,15 @@ from matting.data.composite import composite, estimate_foreground
 from matting.errors import DataError
 from matting.inference.pipeline import MattingPipeline
 from matting.io.codecs import to_uint8
-from matting.io.images import list_images, read_alpha, read_image, skip_entry, write_png
+from matting.io.images import (
+    READABLE_EXTENSIONS,
+    files_by_stem,
+    list_images,
+    read_alpha,
+    read_image,
+    skip_entry,
+    write_png,
+)
 
 # How far a given mask's aspect may stray from its image's before the pair is refused as a mismatch
 # (a mask saved at another resolution keeps its image's aspect to within rounding).
@@ -47,10 +55,11 @@ def input_files(path: str) -> list[Path]:
     raise DataError(f"{source}: no such file or folder")
 
 
-def mask_files(mask: str, files: list[Path]) -> dict[Path, Path]:
+def mask_files(mask: str, files: list[Path]) -> dict[Path, Path | str]:
     """The given mask of each input file: ``mask`` itself for a single input file, or the file of the
-    same stem in the folder ``mask`` (any image extension). Inputs without one are left out of the
-    result (a counted skip in :func:`predict_files`)."""
+    same stem in the folder ``mask`` (any image extension; of several, the readable one). Where
+    several readable masks share an input's name the input maps to the reason (a str) it is skipped;
+    inputs without a mask are left out (a counted skip in :func:`predict_files`)."""
     source = Path(mask)
     if source.is_file():
         if len(files) != 1:
@@ -59,17 +68,18 @@ def mask_files(mask: str, files: list[Path]) -> dict[Path, Path]:
         return {files[0]: source}
     if not source.is_dir():
         raise DataError(f"mask={source}: no such file or folder")
-    by_stem: dict[str, list[Path]] = {}
+    readable: dict[str, list[Path]] = {}
     for path in list_images(source):
-        by_stem.setdefault(path.stem, []).append(path)
-    masks = {}
+        if path.suffix.lower() in READABLE_EXTENSIONS:
+            readable.setdefault(path.stem, []).append(path)
+    chosen = files_by_stem(source)
+    masks: dict[Path, Path | str] = {}
     for path in files:
-        found = by_stem.get(path.stem, [])
+        found = readable.get(path.stem, [])
         if len(found) > 1:
-            raise DataError(f"{path}: several masks named {path.stem}.* in {source}: "
-                            f"{', '.join(p.name for p in found)}")  # fmt: skip
-        if found:
-            masks[path] = found[0]
+            masks[path] = f"{path}: several masks named {path.stem}.*: {', '.join(map(str, found))}"
+        elif path.stem in chosen:
+            masks[path] = chosen[path.stem]
     return masks
 
 
@@ -129,8 +139,9 @@ def predict_files(
             skipped.append({"path": str(path), "reason": reason})
             continue
         outputs[path.stem] = path
-        if masks is not None and path not in masks:
-            skipped.append({"path": str(path), "reason": f"{path}: no mask named {path.stem}.* (mask=...)"})
+        if masks is not None and not isinstance(masks.get(path), Path):
+            reason = masks.get(path) or f"{path}: no mask named {path.stem}.* (mask=...)"
+            skipped.append({"path": str(path), "reason": reason})
             continue
         stage = "decoding"
         try:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -57,22 +59,31 @@ def server(tmp_path_factory):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: queue.Queue = queue.Queue()  # the server's output, read all along: its pipe never fills
+
+    def drain():
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=drain, daemon=True).start()
     url = workdir = None
-    lines = []
+    seen = []
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not workdir:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
+    while time.monotonic() < deadline and not workdir and process.poll() is None:
+        try:
+            line = lines.get(timeout=1)
+        except queue.Empty:
+            continue
+        seen.append(line)
         if line.startswith("serving "):
             url = line.split(" at ")[1].split()[0]
         if line.startswith("uploads and outputs: "):
             workdir = Path(line.split(": ", 1)[1].split(" (")[0])
-    assert url and workdir, "".join(lines[-30:])
+    assert url and workdir, "".join(seen[-30:])
     yield {"url": url, "workdir": workdir, "process": process}
     process.send_signal(signal.SIGTERM)
-    rest = process.communicate(timeout=60)[0]
+    process.wait(timeout=60)
+    rest = "".join(lines.queue)
     assert process.returncode == 0, rest[-2000:]
     assert not workdir.exists(), "the uploads' folder outlived the server"
 
@@ -179,6 +190,14 @@ def test_a_mask_drawn_on_the_photo_is_refined_alone(server, browser, real_photo,
     browser.find_element(By.ID, "matte").click()
     WebDriverWait(browser, 60).until(lambda d: "refined from your mask" in message(d))
     browser.save_screenshot(str(screenshots / "drawn.png"))
+    for old in browser.downloads.iterdir():
+        old.unlink()
+    browser.find_element(By.ID, "download").click()
+    png = browser.downloads / "grace_hopper_rgba.png"
+    WebDriverWait(browser, 60).until(lambda d: png.is_file() and png.stat().st_size > 0)
+    alpha = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)[..., 3]
+    assert alpha[300, 256] > 128  # on the stroke
+    assert alpha[550, 40] < 64  # her jacket, far from the stroke: the person for the coarse net, not here
 
 
 def test_uploads_at_once_are_queued_and_every_awkward_file_answered(server, real_photo, tmp_path):

@@ -74,7 +74,7 @@ def test_exif_orientation_is_applied(tmp_path):
 def test_images_over_max_pixels_are_refused_before_decoding(tmp_path):
     cv2.imwrite(str(tmp_path / "big.png"), np.zeros((100, 200, 3), np.uint8))
     assert read_image(tmp_path / "big.png", max_pixels=20_000).shape == (100, 200, 3)
-    with pytest.raises(DataError, match=r"big.png: 200x100 is 0 MP, over the limit"):
+    with pytest.raises(DataError, match=r"big.png: 200x100 is 20,000 pixels, over the limit of 19,999 pixels"):
         read_image(tmp_path / "big.png", max_pixels=19_999)
 
 
@@ -148,3 +148,27 @@ def test_the_foreground_of_a_single_pixel_is_its_own_colour():
     pixel = np.array([[[200, 100, 50]]], np.uint8)
     np.testing.assert_allclose(estimate_foreground(pixel, np.array([[0.5]])), pixel / 255.0)
     assert estimate_foreground(np.zeros((2, 2, 3), np.uint8), np.full((2, 2), 0.5)).shape == (2, 2, 3)
+
+
+def test_an_opaque_rgba_mask_gives_its_gray_and_a_name_its_readable_file(tmp_path):
+    from matting.io.images import files_by_stem
+
+    gray = np.zeros((6, 8), np.uint8)
+    gray[:, 4:] = 255
+    drawn = np.dstack([gray, gray, gray, np.full_like(gray, 255)])  # saved opaque by an editor
+    cv2.imwrite(str(tmp_path / "drawn.png"), drawn)
+    np.testing.assert_array_equal(read_alpha(tmp_path / "drawn.png"), gray)
+    matte = np.dstack([np.full((6, 8, 3), 200, np.uint8), gray])  # a cut-out: its alpha, as ever
+    cv2.imwrite(str(tmp_path / "cutout.png"), matte)
+    np.testing.assert_array_equal(read_alpha(tmp_path / "cutout.png"), gray)
+
+    (tmp_path / "drawn.svg").write_text("<svg/>")
+    assert files_by_stem(tmp_path)["drawn"].name == "drawn.png"  # not the SVG beside it
+
+
+def test_postscript_is_never_opened(tmp_path):
+    """Pillow opens EPS through Ghostscript: the readers refuse it like any file they cannot read."""
+    eps = tmp_path / "page.jpg"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    with pytest.raises(DataError, match="page.jpg: not a readable image"):
+        read_image(eps)

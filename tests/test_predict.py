@@ -199,3 +199,16 @@ def test_given_masks_that_are_missing_mismatched_or_for_an_export(trained, tmp_p
         predict(compose_config("predict", overrides + [f"input={root}/image", f"mask={root}/mask/im2.png"]))
     with pytest.raises(ConfigError, match="mask= refines with the checkpoints"):
         predict(compose_config("predict", overrides + one + ["model_format=onnx", "model_path=x"]))
+
+
+def test_a_mask_name_that_two_readable_files_share_skips_that_image_only(tmp_path):
+    from matting.predict import mask_files
+
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for name in ("a.png", "a.jpg", "b.png"):
+        cv2.imwrite(str(masks / name), np.zeros((4, 4), np.uint8))
+    (masks / "b.svg").write_text("<svg/>")  # not a mask it could read: b.png is b's
+    found = mask_files(str(masks), [tmp_path / "a.jpg", tmp_path / "b.jpg", tmp_path / "c.jpg"])
+    assert found[tmp_path / "b.jpg"] == masks / "b.png" and tmp_path / "c.jpg" not in found
+    assert found[tmp_path / "a.jpg"].startswith(f"{tmp_path / 'a.jpg'}: several masks named a.*")

@@ -34,7 +34,7 @@ import numpy as np
 from matting.data.composite import estimate_foreground
 from matting.errors import ConfigError, DataError
 from matting.io.codecs import to_uint8
-from matting.io.images import list_images, read_alpha, read_image
+from matting.io.images import files_by_stem, list_images, read_alpha, read_image
 
 # A foreground is scaled to most of the canvas height: below this many pixels a side (of the file, or
 # of the box where its alpha is not 0) it would be a blur, and pymatting cannot estimate 1x1.
@@ -187,7 +187,7 @@ def _check_polygons(polygons: list) -> None:
 def _paired(root: str, first: str, second: str) -> tuple[list[tuple[Path, Path]], list[dict]]:
     """Files of ``root/first`` paired by basename with ``root/second``, and the unpaired skips."""
     firsts = list_images(Path(root) / first)
-    seconds = {p.stem: p for p in list_images(Path(root) / second)}
+    seconds = files_by_stem(Path(root) / second)
     pairs, skipped = [], []
     for path in firsts:
         if path.stem in seconds:

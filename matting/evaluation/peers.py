@@ -329,8 +329,8 @@ def report_text(
         "\n### Alpha on alphamatting.com: the refinement alone (true mask), and from our coarse mask\n",
         f"MSE: whole image / band, alpha in [0,1]; SAD: sum of |error|, / 1000. Band: the +-{BAND} px "
         "unknown band around the true mask's edge, the same pixels for every row. Closed form gets a "
-        f"+-{BAND} px trimap around its row's mask; our refinement gets the mask itself (its time is the "
-        "whole graph, the coarse net included).\n",
+        f"+-{BAND} px trimap around its row's mask; our refinement gets the mask itself (its time: the "
+        "refinement alone from the true mask, the whole graph from our coarse mask).\n",
         alpha_table(alpha, selections["alphamatting"]),
     ]
     if not_run:

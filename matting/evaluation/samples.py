@@ -10,14 +10,14 @@ from matting.data.features import ALPHA, IMAGE, SAMPLE_ID
 from matting.data.pipeline import read_records
 from matting.errors import DataError
 from matting.io.codecs import to_uint8
-from matting.io.images import list_images, read_alpha, read_image, skip_entry
+from matting.io.images import files_by_stem, list_images, read_alpha, read_image, skip_entry
 
 TRIMAP = "trimap"
 
 
 def _pair_by_stem(folder: Path, stems: list[str]) -> dict[str, Path]:
     """The image file of ``folder`` named like each of ``stems`` (whatever its extension), where any."""
-    files = {p.stem: p for p in list_images(folder)}
+    files = files_by_stem(folder)
     return {stem: files[stem] for stem in stems if stem in files}
 
 

@@ -44,6 +44,9 @@ UNREADABLE = {
     ),
 }
 IMAGE_EXTENSIONS = READABLE_EXTENSIONS + tuple(UNREADABLE)
+# The formats Pillow may open (what OpenCV cannot decode of the above): none that runs a program.
+PILLOW_FORMATS = ("JPEG", "PNG", "BMP", "DIB", "TIFF", "WEBP", "AVIF", "GIF", "PPM", "JPEG2000", "TGA",
+                  "ICO", "PSD")  # fmt: skip
 # The readers' default guard against decoding a file whose header claims a huge size (10000 x 10000).
 MAX_PIXELS = 100_000_000
 
@@ -57,6 +60,21 @@ def list_images(root: str | os.PathLike) -> list[Path]:
     if not files:
         raise DataError(f"{root}: holds no images ({', '.join(READABLE_EXTENSIONS)})")
     return files
+
+
+def files_by_stem(root: str | os.PathLike) -> dict[str, Path]:
+    """The image file of each name below ``root`` (for pairing images with their alphas or masks by
+    name): where several share a name, the one of a readable format, the first in
+    :data:`READABLE_EXTENSIONS` order (``x.png`` beside ``x.svg`` is ``x.png``)."""
+    rank = {ext: i for i, ext in enumerate(READABLE_EXTENSIONS)}
+    chosen: dict[str, Path] = {}
+    for path in list_images(root):
+        best = chosen.get(path.stem)
+        if best is None or rank.get(path.suffix.lower(), len(rank)) < rank.get(
+            best.suffix.lower(), len(rank)
+        ):
+            chosen[path.stem] = path
+    return chosen
 
 
 def path_problem(path: Path) -> str:
@@ -103,7 +121,7 @@ def _read_raw(path: Path) -> np.ndarray:
 def _read_with_pillow(path: Path) -> np.ndarray | None:
     """What OpenCV cannot decode, through Pillow: its first frame as OpenCV's channel order, or None."""
     try:
-        with Image.open(path) as image:
+        with Image.open(path, formats=PILLOW_FORMATS) as image:  # never EPS and the like (Ghostscript)
             image.seek(0)
             image.load()
             if image.mode not in ("L", "RGB", "RGBA", "I;16"):
@@ -143,12 +161,12 @@ def _header(path: Path) -> tuple[tuple[int, int] | None, int]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(path, formats=PILLOW_FORMATS) as image:
                 return image.size, _orientation(image)
     except Image.DecompressionBombError:  # PIL refused the size it read: read it again, unchecked
         limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
-            with Image.open(path) as image:
+            with Image.open(path, formats=PILLOW_FORMATS) as image:
                 return image.size, 1
         finally:
             Image.MAX_IMAGE_PIXELS = limit
@@ -167,13 +185,13 @@ def _orientation(image: Image.Image) -> int:
 def _check_size(path: Path, size: tuple[int, int] | None, max_pixels: int | None) -> None:
     if max_pixels and size and size[0] * size[1] > max_pixels:
         raise DataError(
-            f"{path}: {size[0]}x{size[1]} is {_megapixels(size[0] * size[1])} MP, over the limit of "
-            f"{_megapixels(max_pixels)} MP (max_pixels): downscale it first or raise the limit"
+            f"{path}: {size[0]}x{size[1]} is {_pixels(size[0] * size[1])}, over the limit of "
+            f"{_pixels(max_pixels)} (max_pixels): downscale it first or raise the limit"
         )
 
 
-def _megapixels(pixels: int) -> str:
-    return f"{pixels / 1e6:.0f}" if pixels >= 10_000_000 else f"{pixels / 1e6:.2g}"
+def _pixels(count: int) -> str:
+    return f"{count / 1e6:.0f} MP" if count >= 10_000_000 else f"{count:,} pixels"
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
@@ -202,8 +220,9 @@ def read_alpha(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) 
     """An alpha matte or mask file as uint8 ``[H, W]``, as stored (no EXIF orientation: mattes are
     written by tools, upright).
 
-    A single-channel file is taken as it is; an RGBA file gives its alpha channel; an RGB file whose
-    channels are equal gives that channel. Anything else is a :class:`DataError`; so is a file over
+    A single-channel file is taken as it is; an RGBA file gives its alpha channel (or, where that is
+    constant and the colour channels are an equal, varying gray, that gray: a mask drawn in an
+    editor and saved opaque); an RGB file whose channels are equal gives that channel. Anything else is a :class:`DataError`; so is a file over
     ``max_pixels``, refused before decoding.
     """
     path = Path(path)
@@ -211,9 +230,12 @@ def read_alpha(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) 
     image = _to_8bit(_read_raw(path), path)
     if image.ndim == 2:
         return image
-    if image.shape[2] == 4:
-        return np.ascontiguousarray(image[:, :, 3])
     gray = np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(image[:, :, 1], image[:, :, 2])
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3]
+        if gray and alpha.min() == alpha.max() and image[:, :, 0].min() != image[:, :, 0].max():
+            return np.ascontiguousarray(image[:, :, 0])  # an opaque RGBA saved from a drawing: its gray
+        return np.ascontiguousarray(alpha)
     if image.shape[2] == 3 and gray:
         return np.ascontiguousarray(image[:, :, 0])
     raise DataError(f"{path}: an alpha matte must be single-channel, RGBA or gray RGB")
