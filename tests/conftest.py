@@ -12,7 +12,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(ROOT / "configs")
-PRIMARY_CONFIGS = ("build_dataset", "train_coarse", "train_fine", "evaluate", "export", "predict", "release", "app")
+PRIMARY_CONFIGS = (
+    "build_dataset",
+    "train_coarse",
+    "train_fine",
+    "evaluate",
+    "export",
+    "predict",
+    "release",
+    "app",
+)
 
 
 def compose_config(name: str, overrides: list[str] | None = None):

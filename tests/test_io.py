@@ -74,7 +74,9 @@ def test_exif_orientation_is_applied(tmp_path):
 def test_images_over_max_pixels_are_refused_before_decoding(tmp_path):
     cv2.imwrite(str(tmp_path / "big.png"), np.zeros((100, 200, 3), np.uint8))
     assert read_image(tmp_path / "big.png", max_pixels=20_000).shape == (100, 200, 3)
-    with pytest.raises(DataError, match=r"big.png: 200x100 is 20,000 pixels, over the limit of 19,999 pixels"):
+    with pytest.raises(
+        DataError, match=r"big.png: 200x100 is 20,000 pixels, over the limit of 19,999 pixels"
+    ):
         read_image(tmp_path / "big.png", max_pixels=19_999)
 
 

@@ -222,8 +222,8 @@ def read_alpha(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) 
 
     A single-channel file is taken as it is; an RGBA file gives its alpha channel (or, where that is
     constant and the colour channels are an equal, varying gray, that gray: a mask drawn in an
-    editor and saved opaque); an RGB file whose channels are equal gives that channel. Anything else is a :class:`DataError`; so is a file over
-    ``max_pixels``, refused before decoding.
+    editor and saved opaque); an RGB file whose channels are equal gives that channel. Anything else
+    is a :class:`DataError`; so is a file over ``max_pixels``, refused before decoding.
     """
     path = Path(path)
     _check_size(path, _header(path)[0] if path.is_file() else None, max_pixels)
