@@ -94,7 +94,9 @@ def release(run_dir: str | Path, peers_json: str | Path, out_dir: str | Path, ca
             target.folder.mkdir(parents=True)
             save_reproducibly(load_checkpoint(source.last), target.last)
             shutil.copyfile(source.folder / CONFIG_FILE, target.folder / CONFIG_FILE)
-            card = STAGE_CARD.format(stage=stage, run=Path(run_dir).resolve().name, **STAGE_CARDS[stage])
+            card = STAGE_CARD.format(
+                stage=stage, run=source.folder.resolve().parent.name, **STAGE_CARDS[stage]
+            )
             (target.folder / CARD_FILE).write_text(card)
         (tmp / FIGURES_FILE).write_text(json.dumps(figures, indent=1) + "\n")
         (tmp / CARD_FILE).write_text(card_template.replace("{figures}", peers_tables(figures)))
