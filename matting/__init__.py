@@ -1,13 +1,15 @@
 """Portrait matting in TensorFlow: data, nets, training, inference, export and evaluation.
 
-Importing the package imports TensorFlow once, quietly: the notices a machine without a GPU prints
-as TensorFlow starts, before its own log settings apply (no CUDA driver, ``cuInit`` failed, oneDNN
-and CPU-instruction notes), are dropped; every other line written meanwhile goes through as it
-comes. ``MATTING_TF_STARTUP_LOGS=1`` shows them all.
+TensorFlow starts quietly wherever it is first imported after this package: the notices a machine
+without a GPU prints as it starts, before its own log settings apply (no CUDA driver, ``cuInit``
+failed, oneDNN and CPU-instruction notes), are dropped; every other line written meanwhile goes
+through as it comes. The import itself stays where it was (settings read as TensorFlow loads, such
+as ``TF_ENABLE_ONEDNN_OPTS``, still apply). ``MATTING_TF_STARTUP_LOGS=1`` shows everything.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import os
 import re
 import sys
@@ -31,32 +33,56 @@ def _forward(read_end: int, target: int) -> None:
                 os.write(target, line)
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow and list its GPUs (the CUDA probe) with file descriptor 2 led through
-    :func:`_forward`; on any trouble setting that up, a plain import."""
-    if "tensorflow" in sys.modules or os.environ.get("MATTING_TF_STARTUP_LOGS") == "1":
-        return
-    try:
-        if sys.stderr is not None:
-            sys.stderr.flush()
-        saved = os.dup(2)
-        read_end, write_end = os.pipe()
-    except (OSError, ValueError):  # no stderr to lead (a closed descriptor, an embedded interpreter)
-        return
-    forwarder = threading.Thread(target=_forward, args=(read_end, saved), daemon=True)
-    forwarder.start()
-    os.dup2(write_end, 2)
-    os.close(write_end)
-    try:
-        import tensorflow as tf
+class _QuietLoader(importlib.abc.Loader):
+    """TensorFlow's own loader, run with file descriptor 2 led through :func:`_forward` while it
+    executes and lists its GPUs (the CUDA probe); then the module is left with its own loader."""
 
-        tf.config.list_physical_devices("GPU")
-    finally:
-        if sys.stderr is not None:
-            sys.stderr.flush()
-        os.dup2(saved, 2)  # the pipe's last writer closed: the forwarder drains it and stops
-        forwarder.join(timeout=5)
-        os.close(saved)
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        module.__spec__.loader = module.__loader__ = self.loader
+        try:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            saved = os.dup(2)
+            read_end, write_end = os.pipe()
+        except (OSError, ValueError):  # no stderr to lead (a closed descriptor, an embedded interpreter)
+            self.loader.exec_module(module)
+            return
+        forwarder = threading.Thread(target=_forward, args=(read_end, saved), daemon=True)
+        forwarder.start()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        try:
+            self.loader.exec_module(module)
+            module.config.list_physical_devices("GPU")
+        finally:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            os.dup2(saved, 2)  # the pipe's last writer closed: the forwarder drains it and stops
+            forwarder.join(timeout=5)
+            os.close(saved)
 
 
-_import_tensorflow_quietly()
+class _QuietStart(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` as the other finders do, to be loaded by :class:`_QuietLoader`; once."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
+            if spec is not None and spec.loader is not None:
+                spec.loader = _QuietLoader(spec.loader)
+                return spec
+        return None
+
+
+if "tensorflow" not in sys.modules and os.environ.get("MATTING_TF_STARTUP_LOGS") != "1":
+    if not any(isinstance(finder, _QuietStart) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuietStart())

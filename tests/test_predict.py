@@ -138,44 +138,63 @@ def write_masked_folder(root: Path, sizes=((40, 32), (36, 48))) -> Path:
     return root
 
 
-def test_predict_from_given_masks_gives_the_alphas_evaluate_scores_with_gt_mask(trained, tmp_path):
-    """predict.py mask=<folder> on images with their true masks writes the alphas that
-    evaluate.py refine_from=gt_mask scores: the same arrays, and per image the same MSE."""
+def check_given_masks_give_what_evaluate_scores(overrides: list[str], root: Path, tmp_path: Path) -> None:
+    """predict.py mask=<root>/mask on <root>/image writes the alphas that evaluate.py
+    refine_from=gt_mask scores (true alphas in <root>/alpha): the same arrays, per image the same MSE."""
+    from cli_common import pipeline_options
     from evaluate import evaluate
     from matting.evaluation.samples import load_folder_arrays
     from matting.evaluation.scoring import score
     from matting.metrics import mse
 
-    overrides, _ = trained
-    root = write_masked_folder(tmp_path / "data")
-    cfg = compose_config(
-        "predict", overrides + [f"input={root}/image", f"mask={root}/mask", f"out_dir={tmp_path}/out"]
-    )
-    assert predict(cfg)["written"] == 2
-    evaluate(
-        compose_config(
-            "evaluate",
-            overrides
-            + [f"folder={{images: {root}/image, alphas: {root}/alpha}}", "refine_from=gt_mask"]
-            + [f"out_dir={tmp_path}/eval", "compare_untrained=false"],
-        )
-    )
-    pipeline = MattingPipeline.from_checkpoints(
-        cfg.coarse_checkpoint, cfg.fine_checkpoint, coarse_size=(32, 32), fine_size=(64, 64)
-    )
+    out = [f"out_dir={tmp_path}/out", "estimate_foreground=false"]
+    cfg = compose_config("predict", overrides + [f"input={root}/image", f"mask={root}/mask", *out])
     samples, _ = load_folder_arrays(root / "image", root / "alpha")
+    assert predict(cfg)["written"] == len(samples)
+    folder = f"folder={{images: {root}/image, alphas: {root}/alpha}}"
+    extra = [
+        folder,
+        "refine_from=gt_mask",
+        f"out_dir={tmp_path}/eval",
+        "compare_untrained=false",
+        "exports={}",
+    ]
+    evaluate(compose_config("evaluate", overrides + extra))
+    pipeline = MattingPipeline.from_checkpoints(
+        cfg.coarse_checkpoint, cfg.fine_checkpoint, **pipeline_options(cfg)
+    )
     _, alphas = score(pipeline, samples, refine_from="gt_mask")
-    per_image = {
-        row.split(",")[0]: row.split(",") for row in (tmp_path / "eval" / "per_image.csv").read_text().split()
-    }
-    columns = per_image.pop("id")
+    rows = [row.split(",") for row in (tmp_path / "eval" / "per_image.csv").read_text().split()]
+    per_image = {row[0]: row for row in rows[1:]}
     for sample, alpha in zip(samples, alphas, strict=True):
         written = read_alpha(tmp_path / "out" / f"{sample['id']}_alpha.png")
         np.testing.assert_array_equal(written, np.rint(alpha * 255).astype(np.uint8))
-        scored = float(per_image[sample["id"]][columns.index("mse")])
+        scored = float(per_image[sample["id"]][rows[0].index("mse")])
         assert scored == pytest.approx(mse(alpha, sample["alpha"] / 255.0), rel=1e-6)
     # Not the coarse net's alphas: the given masks changed them.
     assert not np.array_equal(alphas[0], pipeline.predict(samples[0]["image"]))
+
+
+def test_predict_from_given_masks_gives_the_alphas_evaluate_scores_with_gt_mask(trained, tmp_path):
+    overrides, _ = trained
+    check_given_masks_give_what_evaluate_scores(overrides, write_masked_folder(tmp_path / "data"), tmp_path)
+
+
+ALPHAMATTING = Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting"
+
+
+@pytest.mark.skipif(not ALPHAMATTING.is_dir(), reason="../shared/data is absent (outside this workplace)")
+def test_the_released_model_from_alphamattings_true_masks_gives_what_evaluate_scores(tmp_path):
+    """The same on real photos: two alphamatting.com images, their true alpha > 0.5 as the masks."""
+    root = tmp_path / "data"
+    for sub in ("image", "alpha", "mask"):
+        (root / sub).mkdir(parents=True)
+    for image in sorted((ALPHAMATTING / "image").iterdir())[:2]:
+        alpha = read_alpha(ALPHAMATTING / "alpha" / f"{image.stem}.png")
+        cv2.imwrite(str(root / "image" / image.name), cv2.imread(str(image)))
+        cv2.imwrite(str(root / "alpha" / f"{image.stem}.png"), alpha)
+        cv2.imwrite(str(root / "mask" / f"{image.stem}.png"), np.where(alpha >= 128, 255, 0).astype(np.uint8))
+    check_given_masks_give_what_evaluate_scores(["name=pretrained"], root, tmp_path)
 
 
 def test_given_masks_that_are_missing_mismatched_or_for_an_export(trained, tmp_path):

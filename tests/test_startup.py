@@ -1,5 +1,5 @@
-"""Importing matting starts TensorFlow quietly: its CPU-machine start-up notices are dropped, every
-other line written meanwhile goes through."""
+"""After importing matting, TensorFlow starts quietly where it is first imported: its CPU-machine
+start-up notices are dropped, every other line written meanwhile goes through."""
 
 import os
 import subprocess
@@ -31,7 +31,11 @@ def run_import(tmp_path: Path, fake: bool, **env) -> subprocess.CompletedProcess
     environment = {k: v for k, v in os.environ.items() if k not in unset}
     environment.update(PYTHONPATH=os.pathsep.join(path), **env)
     return subprocess.run(
-        [sys.executable, "-c", "import matting"], capture_output=True, text=True, env=environment, timeout=300
+        [sys.executable, "-c", "import matting, tensorflow"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
     )
 
 
@@ -53,3 +57,12 @@ def test_the_real_tensorflow_starts_without_cuda_notices(tmp_path):
     done = run_import(tmp_path, fake=False)
     assert done.returncode == 0, done.stderr
     assert "cuInit" not in done.stderr and "cudart_stub" not in done.stderr, done.stderr
+
+
+def test_importing_matting_leaves_tensorflow_unloaded(tmp_path):
+    """Settings read as TensorFlow loads (train.onednn's TF_ENABLE_ONEDNN_OPTS) still apply after it."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, matting.io.images; print('tensorflow' in sys.modules)"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
