@@ -30,7 +30,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
-import keras
 from omegaconf import DictConfig
 
 from cli_common import checkpoints, exit_after_folder_run, pipeline_options, plain, report_skipped, run
@@ -95,9 +94,11 @@ def evaluate(cfg: DictConfig) -> dict:
     return evaluate_run(cfg)["summaries"]
 
 
-def untrained_nets(model: dict) -> tuple[keras.Model, keras.Model]:
+def untrained_nets(model: dict) -> tuple:
     """The config's two nets with fresh, seeded weights throughout: no pretrained encoder either
     (a baseline, and no download for it)."""
+    import keras
+
     keras.utils.set_random_seed(0)
     coarse = {**model["coarse"]}
     if "backbone_weights" in coarse:

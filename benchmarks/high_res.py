@@ -11,6 +11,10 @@ alphamatting.com images (640-800 px) are reduced by the same factor as 2400 px t
 
 from __future__ import annotations
 
+import matting  # noqa: F401  (first: TensorFlow then starts without its no-GPU notices)
+
+# isort: split
+
 import argparse
 import time
 from pathlib import Path

@@ -27,6 +27,10 @@ it by the rate of a 2048x2048 float32 matmul timed at the start of the run.
 
 from __future__ import annotations
 
+import matting  # noqa: F401  (first: TensorFlow then starts without its no-GPU notices)
+
+# isort: split
+
 import argparse
 import json
 import sys

@@ -11,6 +11,10 @@ batch held in memory. The goal: the pipeline at least 3x the step, so training n
 
 from __future__ import annotations
 
+import matting  # noqa: F401  (first: TensorFlow then starts without its no-GPU notices)
+
+# isort: split
+
 import argparse
 import sys
 import time

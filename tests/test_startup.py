@@ -1,14 +1,18 @@
 """After importing matting, TensorFlow starts quietly where it is first imported: its CPU-machine
 start-up notices are dropped, every other line written meanwhile goes through."""
 
+import ast
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 FAKE_TENSORFLOW = """
+import ast
 import os
 os.write(2, b"I0000 00:00:1 cudart_stub.cc:31] Could not find cuda drivers on your machine.\\n")
 os.write(2, b"E0000 00:00:2 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\\n")
@@ -66,3 +70,20 @@ def test_importing_matting_leaves_tensorflow_unloaded(tmp_path):
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
+
+TENSORFLOW = ("tensorflow", "keras", "tf2onnx", "tf_keras")
+
+
+@pytest.mark.parametrize("script", sorted([*ROOT.glob("*.py"), *(ROOT / "benchmarks").glob("*.py")]), ids=str)
+def test_every_script_imports_matting_before_tensorflow(script):
+    """A script whose own imports load TensorFlow before matting would start with the notices."""
+    for node in ast.parse(script.read_text()).body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            tops = {name.split(".")[0] for name in names}
+            if tops & {"matting", "cli_common"}:
+                return
+            assert not tops & set(TENSORFLOW), (
+                f"{script.name} imports {tops & set(TENSORFLOW)} before matting"
+            )
