@@ -23,7 +23,7 @@ from matting.errors import DataError
 from matting.inference.pipeline import MattingPipeline
 from matting.io.codecs import to_uint8
 from matting.io.images import read_image, write_png
-from matting.predict import background_like, foreground_colours, predict_alpha, read_mask
+from matting.predict import background_like, foreground_colours, mask_fits, predict_alpha, read_mask
 
 # The page's own guard, below predict.py's: foreground estimation and the outputs hold several float
 # copies of the photo, and one request must not take the memory every queued one shares.
@@ -141,8 +141,8 @@ def failure(error: Exception) -> str:
 
 def read_mask_array(mask: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
     """A drawn mask checked against its photo as :func:`matting.predict.read_mask` checks a file."""
-    (h, w), (height, width) = mask.shape[:2], image_shape[:2]
-    if abs((w / h) / (width / height) - 1) > 0.02:
+    if not mask_fits(mask.shape, image_shape):
+        (h, w), (height, width) = mask.shape[:2], image_shape[:2]
         raise DataError(
             f"the drawn mask ({w}x{h}) does not fit the {width}x{height} photo: draw on this photo"
         )

@@ -19,7 +19,6 @@ from matting.inference.pipeline import MattingPipeline
 from matting.io.codecs import to_uint8
 from matting.io.images import (
     READABLE_EXTENSIONS,
-    files_by_stem,
     list_images,
     read_alpha,
     read_image,
@@ -68,18 +67,17 @@ def mask_files(mask: str, files: list[Path]) -> dict[Path, Path | str]:
         return {files[0]: source}
     if not source.is_dir():
         raise DataError(f"mask={source}: no such file or folder")
-    readable: dict[str, list[Path]] = {}
+    named: dict[str, list[Path]] = {}
     for path in list_images(source):
-        if path.suffix.lower() in READABLE_EXTENSIONS:
-            readable.setdefault(path.stem, []).append(path)
-    chosen = files_by_stem(source)
+        named.setdefault(path.stem, []).append(path)
     masks: dict[Path, Path | str] = {}
     for path in files:
-        found = readable.get(path.stem, [])
-        if len(found) > 1:
-            masks[path] = f"{path}: several masks named {path.stem}.*: {', '.join(map(str, found))}"
-        elif path.stem in chosen:
-            masks[path] = chosen[path.stem]
+        found = named.get(path.stem, [])
+        readable = [p for p in found if p.suffix.lower() in READABLE_EXTENSIONS]
+        if len(readable) > 1:
+            masks[path] = f"{path}: several masks named {path.stem}.*: {', '.join(map(str, readable))}"
+        elif found:
+            masks[path] = (readable or found)[0]  # an unreadable one alone: skipped with its reason
     return masks
 
 
@@ -87,10 +85,16 @@ def read_mask(path: str | Path, image_shape: tuple[int, ...], *, max_pixels: int
     """A person mask file as float32 ``[h, w]`` in [0, 1] (soft masks kept soft), checked against the
     size of its image: any resolution of the image's aspect."""
     mask = read_alpha(path, max_pixels=max_pixels).astype(np.float32) / 255.0
-    (h, w), (height, width) = mask.shape, image_shape[:2]
-    if abs((w / h) / (width / height) - 1) > MASK_ASPECT_TOLERANCE:
+    if not mask_fits(mask.shape, image_shape):
+        (h, w), (height, width) = mask.shape, image_shape[:2]
         raise DataError(f"{path}: a {w}x{h} mask does not fit its {width}x{height} image (another aspect)")
     return mask
+
+
+def mask_fits(mask_shape: tuple[int, ...], image_shape: tuple[int, ...]) -> bool:
+    """Whether a mask of ``mask_shape`` can be its image's: any resolution of the image's aspect."""
+    (h, w), (height, width) = mask_shape[:2], image_shape[:2]
+    return abs((w / h) / (width / height) - 1) <= MASK_ASPECT_TOLERANCE
 
 
 def predict_alpha(pipeline: MattingPipeline, image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
