@@ -21,6 +21,7 @@ PRIMARY_CONFIGS = (
     "predict",
     "release",
     "app",
+    "average",
 )
 
 

@@ -164,6 +164,28 @@ def test_photo_zoom_crops_a_smaller_window_and_no_zoom_keeps_the_whole_width(tmp
     assert len(matches) == 1 and matches[0][0] < 48  # a window zoomed in 1 to 2 times, scaled up
 
 
+def test_photo_squeeze_gives_the_whole_photo_resized_as_inference_does(tmp_path):
+    write_photos(tmp_path, 1)
+    entry = {"type": "mask_folder", "root": str(tmp_path), "feather": 0, "uses": ["photo"]}
+    (item,), _ = load_sources([entry])
+    photo, mask = read_image(item.fg_path), read_alpha(item.alpha_path)
+    assert photo.shape[0] * SIZE[1] != photo.shape[1] * SIZE[0]  # another aspect than the frame's
+    squeezed, alpha, _, _ = make_photo(item, SIZE, np.random.default_rng(0), zoom=2.0, squeeze=1.0)
+    np.testing.assert_array_equal(squeezed, resize_image(photo, SIZE))
+    np.testing.assert_array_equal(alpha, resize_image(mask, SIZE))
+    # squeeze 0 draws nothing more: the records of builds without it keep their bytes
+    for seed in range(3):
+        default = make_photo(item, SIZE, np.random.default_rng(seed), zoom=2.0)
+        none = make_photo(item, SIZE, np.random.default_rng(seed), zoom=2.0, squeeze=0.0)
+        np.testing.assert_array_equal(default[0], none[0])
+    # with 0.5, some photos of a build come whole and some cropped
+    whole = [
+        np.array_equal(make_photo(item, SIZE, np.random.default_rng(seed), squeeze=0.5)[0], squeezed)
+        for seed in range(20)
+    ]
+    assert 3 <= sum(whole) <= 17
+
+
 def test_with_share_zero_the_uses_option_changes_no_composite(inputs):
     entry = {"type": "mask_folder", "name": "cutouts", "root": str(inputs / "cutouts")}
     common = {key: value for key, value in settings(inputs).items() if key not in ("sources", "photo_share")}
@@ -196,6 +218,7 @@ def test_an_item_used_both_ways_is_in_one_split(inputs):
         ({"photo_share": -0.1}, r"data.build.photo_share must be a number in \[0, 1\]"),
         ({"photo_share": "half"}, r"data.build.photo_share must be a number.*got 'half'"),
         ({"photo_zoom": 0.5}, r"data.build.photo_zoom must be a number >= 1"),
+        ({"photo_squeeze": 2}, r"data.build.photo_squeeze must be a number in \[0, 1\].*got 2"),
         ({"sources": [{"type": "mask_folder", "root": "."}]}, r"data.build.photo_share is 0.5 but no entry"),
         (
             {"sources": [{"type": "mask_folder", "root": ".", "uses": ["photo", "paste"]}]},

@@ -61,6 +61,7 @@ def build_dataset(
     layer_quality: int = 90,
     photo_share: float = 0.0,
     photo_zoom: float = 1.0,
+    photo_squeeze: float = 0.0,
     seed: int = 0,
     workers: int = 1,
 ) -> dict:
@@ -72,13 +73,15 @@ def build_dataset(
     ``layers`` also stores each composite's foreground and background (two more JPEGs a record,
     at ``layer_quality``), which the refinement stage's compositional loss needs.
     ``photo_share`` of each split's records are photos as they are (:func:`photo_record`), spread
-    evenly through it, each framed by a crop zoomed in by a random 1 to ``photo_zoom`` times.
+    evenly through it, each framed by a crop zoomed in by a random 1 to ``photo_zoom`` times, or,
+    with probability ``photo_squeeze``, the whole photo resized to ``size`` whatever its aspect (as
+    inference resizes it: a landscape photo squeezed into a portrait frame).
     """
     settings = _settings(
         sources=sources, backgrounds=backgrounds, size=size, counts=counts, holdout=holdout,
         samples_per_shard=samples_per_shard, scale_range=scale_range, max_offset=max_offset,
         max_drop=max_drop, jpeg_quality=jpeg_quality, layers=layers, layer_quality=layer_quality,
-        photo_share=photo_share, photo_zoom=photo_zoom, seed=seed,
+        photo_share=photo_share, photo_zoom=photo_zoom, photo_squeeze=photo_squeeze, seed=seed,
     )  # fmt: skip
     if workers <= 0:
         raise ConfigError(f"data.build.workers must be positive, got {workers}")
@@ -120,7 +123,7 @@ def _settings(**given) -> dict:
     }
     _check_config(settings)
     # 0 and 0.0 are one setting: build.json must not tell them apart.
-    return settings | {key: float(settings[key]) for key in ("photo_share", "photo_zoom")}
+    return settings | {key: float(settings[key]) for key in ("photo_share", "photo_zoom", "photo_squeeze")}
 
 
 def _check_config(settings: dict) -> None:
@@ -154,6 +157,12 @@ def _check_config(settings: dict) -> None:
         raise ConfigError(
             f"data.build.photo_share must be a number in [0, 1] (the fraction of each split's records "
             f"that are photos), got {share!r}"
+        )
+    squeeze = settings["photo_squeeze"]
+    if not _is_number(squeeze) or not 0 <= squeeze <= 1:
+        raise ConfigError(
+            f"data.build.photo_squeeze must be a number in [0, 1] (the probability that a photo record "
+            f"is the whole photo resized to the frame), got {squeeze!r}"
         )
     if not _is_number(zoom) or zoom < 1:
         raise ConfigError(
@@ -227,15 +236,28 @@ def make_composite(
 
 
 def make_photo(
-    item: Foreground, size: tuple[int, int], rng: np.random.Generator, *, zoom=1.0, with_layers: bool = False
+    item: Foreground,
+    size: tuple[int, int],
+    rng: np.random.Generator,
+    *,
+    zoom=1.0,
+    squeeze: float = 0.0,
+    with_layers: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """One photo as it is, in the layout of :func:`make_composite`: the photo and its alpha cropped
     to the aspect of ``size`` and scaled to it. The crop is the largest that fits, zoomed in by a
     random 1 to ``zoom`` times (1: no more cut than the aspect needs, so the person stays in frame)
-    at a random place. ``with_layers``: the photo is both layers, so ``image = alpha * fg + (1 -
-    alpha) * bg`` holds and the compositional loss is 0 on it: a photo carries no layers."""
+    at a random place. With probability ``squeeze``, the whole photo instead, resized to ``size``
+    whatever its aspect: what the coarse net sees of a photo at inference, where a cover crop would
+    cut a landscape photo's sides away and never show a person squeezed. ``with_layers``: the photo
+    is both layers, so ``image = alpha * fg + (1 - alpha) * bg`` holds and the compositional loss is
+    0 on it: a photo carries no layers."""
     photo, alpha = item.load_photo()
-    window = cover_window(photo.shape, size, rng, rng.uniform(1.0, zoom))
+    # No draw without squeeze: the records of a build without it keep their bytes.
+    if squeeze and rng.random() < squeeze:
+        window = np.s_[:, :]
+    else:
+        window = cover_window(photo.shape, size, rng, rng.uniform(1.0, zoom))
     image, alpha = resize_image(photo[window], size), resize_image(alpha[window], size)
     return image, alpha, _coarse(alpha), (image, image) if with_layers else None
 
@@ -274,7 +296,12 @@ def photo_record(sample: tuple[int, Foreground], *, split: str, split_index: int
     o = options
     rng = np.random.default_rng([o["seed"], split_index, i])
     image, alpha, coarse, layers = make_photo(
-        item, o["size"], rng, zoom=o["photo_zoom"], with_layers=o["with_layers"]
+        item,
+        o["size"],
+        rng,
+        zoom=o["photo_zoom"],
+        squeeze=o["photo_squeeze"],
+        with_layers=o["with_layers"],
     )
     return encode_example(
         image, alpha, coarse, source=item.source, coarse_quality=item.coarse_quality,
@@ -297,7 +324,7 @@ def sample_record(
 
 def _options(settings: dict) -> dict:
     """What :func:`composite_record` and :func:`photo_record` need of the settings."""
-    keys = ("seed", "max_offset", "max_drop", "jpeg_quality", "layer_quality", "photo_zoom")
+    keys = ("seed", "max_offset", "max_drop", "jpeg_quality", "layer_quality", "photo_zoom", "photo_squeeze")
     return {key: settings[key] for key in keys} | {
         "size": tuple(settings["size"]),
         "scale_range": tuple(settings["scale_range"]),
@@ -375,7 +402,9 @@ def _check_folder(out: Path, settings: dict) -> None:
     build_file = out / BUILD_FILE
     if build_file.is_file():
         # A folder built before photo records existed holds composites only: these keys' defaults.
-        built = {"photo_share": 0.0, "photo_zoom": 1.0} | json.loads(build_file.read_text())
+        built = {"photo_share": 0.0, "photo_zoom": 1.0, "photo_squeeze": 0.0} | json.loads(
+            build_file.read_text()
+        )
         if built.get("builder") != settings["builder"]:
             raise DataError(
                 f"{out}: was written by another version of the dataset builder (version "
