@@ -18,6 +18,7 @@ from matting.errors import ConfigError
 from matting.evaluation.results import peers_tables, summarise_peers
 from matting.io.files import atomic_folder
 from matting.layout import CONFIG_FILE, STAGES, stage_files
+from matting.models.averaging import AVERAGED_FILE
 from matting.models.loading import load_checkpoint
 
 FIGURES_FILE = "figures.json"
@@ -77,9 +78,9 @@ STAGE_CARDS = {
 def release(run_dir: str | Path, peers_json: str | Path, out_dir: str | Path, card_template: str) -> Path:
     """Write the release of the run in ``run_dir`` (both stages trained) to ``out_dir``, replacing
     it whole: each stage's ``<stage>.keras`` loaded and saved again uncompiled (the weights alone,
-    no optimizer state) with its ``config.yaml``; ``figures.json``
-    (:func:`~matting.evaluation.results.summarise_peers` of ``peers_json``, which must be on held-out
-    photos); ``README.md``, ``card_template`` with
+    no optimizer state) with its ``config.yaml`` (and ``averaged.json``, for a mean of
+    checkpoints); ``figures.json`` (:func:`~matting.evaluation.results.summarise_peers` of
+    ``peers_json``, which must be on held-out photos); ``README.md``, ``card_template`` with
     ``{figures}`` replaced by the tables, and beside each net's weights a card of its own."""
     peers = json.loads(Path(peers_json).read_text())
     if not peers.get("held_out"):
@@ -94,6 +95,8 @@ def release(run_dir: str | Path, peers_json: str | Path, out_dir: str | Path, ca
             target.folder.mkdir(parents=True)
             save_reproducibly(load_checkpoint(source.last), target.last)
             shutil.copyfile(source.folder / CONFIG_FILE, target.folder / CONFIG_FILE)
+            if (source.folder / AVERAGED_FILE).is_file():  # a mean of checkpoints: which ones
+                shutil.copyfile(source.folder / AVERAGED_FILE, target.folder / AVERAGED_FILE)
             card = STAGE_CARD.format(
                 stage=stage, run=source.folder.resolve().parent.name, **STAGE_CARDS[stage]
             )

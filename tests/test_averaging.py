@@ -3,6 +3,7 @@ run's stage folder with its config and a record of its inputs; foreign or repeat
 refused by name."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +86,21 @@ def test_the_script_writes_the_named_runs_stage(trained, tiny_root, tmp_path):
         average(compose_config("average", ["name=x"]))
     with pytest.raises(ConfigError, match="stage must be one of"):
         average(compose_config("average", ["name=x", "stage=both", f"checkpoints=[{coarse},{second}]"]))
+
+
+def test_a_release_of_an_averaged_net_says_what_it_is_the_mean_of(trained, tiny_root, tmp_path):
+    from matting.release import release
+
+    run = tiny_root / "outputs" / "tiny"
+    coarse = stage_files(run, "coarse").last
+    soup = tmp_path / "soup"
+    write_averaged([coarse, shifted_copy(coarse, tmp_path / "b", 1.0)], soup / "coarse", "coarse")
+    shutil.copytree(run / "fine", soup / "fine")
+    rows = [{"id": "p0", "iou": 0.9, "mse": 0.01, "ms": 1.0}]
+    peers = tmp_path / "peers.json"
+    peers.write_text(
+        json.dumps({"held_out": True, "masks": {"people": {"coarse stage (ours)": rows}}, "alpha": {}})
+    )
+    out = release(soup, peers, tmp_path / "released", "{figures}")
+    assert (out / "coarse" / AVERAGED_FILE).read_text() == (soup / "coarse" / AVERAGED_FILE).read_text()
+    assert not (out / "fine" / AVERAGED_FILE).exists()
