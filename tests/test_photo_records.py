@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from matting.data.build import build_dataset, make_photo
-from matting.data.composite import resize_image
+from matting.data.composite import cover_window, resize_image
 from matting.data.features import (
     ALPHA,
     BACKGROUND,
@@ -173,11 +173,12 @@ def test_photo_squeeze_gives_the_whole_photo_resized_as_inference_does(tmp_path)
     squeezed, alpha, _, _ = make_photo(item, SIZE, np.random.default_rng(0), zoom=2.0, squeeze=1.0)
     np.testing.assert_array_equal(squeezed, resize_image(photo, SIZE))
     np.testing.assert_array_equal(alpha, resize_image(mask, SIZE))
-    # squeeze 0 draws nothing more: the records of builds without it keep their bytes
+    # squeeze 0 draws nothing more: the crop is the one the generator gave before the option
     for seed in range(3):
-        default = make_photo(item, SIZE, np.random.default_rng(seed), zoom=2.0)
+        rng = np.random.default_rng(seed)
+        window = cover_window(photo.shape, SIZE, rng, rng.uniform(1.0, 2.0))
         none = make_photo(item, SIZE, np.random.default_rng(seed), zoom=2.0, squeeze=0.0)
-        np.testing.assert_array_equal(default[0], none[0])
+        np.testing.assert_array_equal(none[0], resize_image(photo[window], SIZE))
     # with 0.5, some photos of a build come whole and some cropped
     whole = [
         np.array_equal(make_photo(item, SIZE, np.random.default_rng(seed), squeeze=0.5)[0], squeezed)
