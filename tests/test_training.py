@@ -382,3 +382,71 @@ def test_the_encoders_rate_and_batch_norms_as_configured(tmp_path):
     assert frozen[0] > 0 and frozen[1:] == [0, 0, 0, 0]  # convolutions train, batch norms stay
     with pytest.raises(ConfigError, match="encoder_lr_scale"):
         encoder_change(encoder_lr_scale=0)
+
+
+class Steps(keras.callbacks.Callback):
+    """The trainable weights after each training step; with ``stop_at``, the run stops there with
+    an exception, as a killed one would (its state saved at that step)."""
+
+    def __init__(self, stop_at: int | None = None):
+        super().__init__()
+        self.weights, self.stop_at = [], stop_at
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.weights.append([v.numpy().copy() for v in self.model.trainable_variables])
+        if len(self.weights) == self.stop_at:
+            raise KeyboardInterrupt
+
+
+FIT = keras.Model.fit
+
+
+def _ema_run(out: Path, monkeypatch, *, momentum, stop_at=None):
+    steps = Steps(stop_at)
+
+    def fit(self, *args, callbacks=(), **kwargs):
+        return FIT(self, *args, callbacks=[*callbacks, steps], **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit)
+    keras.utils.set_random_seed(0)
+    net = build_coarse_unet(filters=[4, 8])
+    result = fit_model(net, one_batch(), one_batch().take(1), loss=bce_dice_loss, out_dir=str(out), epochs=3,
+                       steps_per_epoch=4, learning_rate=1e-2, checkpoint_every=2, ema_momentum=momentum,
+                       verbose=0)  # fmt: skip
+    return net, result, steps.weights
+
+
+def test_the_moving_average_is_validated_and_saved_while_the_steps_go_on_from_the_raw_weights(
+    tmp_path, monkeypatch
+):
+    from matting.models.loading import load_checkpoint
+
+    momentum = 0.8
+    net, result, raw = _ema_run(tmp_path / "ema", monkeypatch, momentum=momentum)
+    _, _, plain = _ema_run(tmp_path / "plain", monkeypatch, momentum=None)
+    for ours, theirs in zip(raw, plain, strict=True):  # validating the average did not touch the steps
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(a, b)
+    expected = raw[0]  # Keras' average: the weights after the first step, then m * average + (1 - m) * w
+    for weights in raw[1:]:
+        expected = [momentum * e + (1 - momentum) * w for e, w in zip(expected, weights, strict=True)]
+    assert max(np.abs(e - w).max() for e, w in zip(expected, raw[-1], strict=True)) > 1e-3
+    saved = load_checkpoint(tmp_path / "ema" / "coarse.keras")
+    for model in (saved, net):  # the last checkpoint, and the model fit_model returns
+        for variable, e in zip(model.trainable_variables, expected, strict=True):
+            np.testing.assert_allclose(variable.numpy(), e, rtol=1e-5, atol=1e-6)
+    image, target = next(iter(one_batch()))
+    val_mse = float(np.mean((saved(image).numpy() - target.numpy()) ** 2))
+    assert result["history"]["val_mse"][-1] == pytest.approx(val_mse, rel=1e-4)  # validation read the average
+
+    # Stopped at step 6, inside the second epoch (its state saved), and started again: the rest of
+    # that epoch, then the third, as two fits; the same average as the whole run.
+    with pytest.raises(KeyboardInterrupt):
+        _ema_run(tmp_path / "resumed", monkeypatch, momentum=momentum, stop_at=6)
+    _, resumed, _ = _ema_run(tmp_path / "resumed", monkeypatch, momentum=momentum)
+    assert resumed["start_step"] == 6
+    again = load_checkpoint(tmp_path / "resumed" / "coarse.keras")
+    for a, b in zip(again.get_weights(), saved.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ConfigError, match="ema_momentum"):
+        _ema_run(tmp_path / "bad", monkeypatch, momentum=1.0)

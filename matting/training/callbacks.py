@@ -1,7 +1,9 @@
-"""Keras callbacks of a training run: stop on a non-finite loss, TensorBoard epoch summaries."""
+"""Keras callbacks of a training run: stop on a non-finite loss, validate the weights' moving
+average, TensorBoard epoch summaries."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import keras
@@ -22,6 +24,37 @@ class StopOnNonFinite(keras.callbacks.Callback):
                 f"loss became {loss} at batch {batch}: training stopped; lower "
                 "train.fit.learning_rate or check the data (the best checkpoint so far is kept)"
             )
+
+
+class MovingAverage(keras.callbacks.Callback):
+    """With an optimizer built with ``use_ema`` (``train.fit.ema_momentum``): validation scores the
+    exponential moving average of the weights (Polyak averaging), and :meth:`applied` lends it to
+    the model for a save; the training steps, and the resume state, keep the raw weights.
+
+    Keras' own ``SwapEMAWeights`` swaps by adding and subtracting, which rounds the raw weights
+    each time: here they are copied aside and put back as they were, so a run validated every epoch
+    trains exactly as one that is not."""
+
+    @contextlib.contextmanager
+    def applied(self):
+        """The model holds the moving average inside the block, its raw weights again after it."""
+        optimizer = self.model.optimizer
+        variables = optimizer._trainable_variables  # the order of the averages (Keras' own swap reads both)
+        raw = [v.numpy() for v in variables]
+        for variable, average in zip(variables, optimizer._model_variables_moving_average, strict=True):
+            variable.assign(average)
+        try:
+            yield
+        finally:
+            for variable, value in zip(variables, raw, strict=True):
+                variable.assign(value)
+
+    def on_test_begin(self, logs=None):
+        self._validating = self.applied()
+        self._validating.__enter__()
+
+    def on_test_end(self, logs=None):
+        self._validating.__exit__(None, None, None)
 
 
 class EpochSummaries(keras.callbacks.Callback):

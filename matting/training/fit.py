@@ -3,6 +3,7 @@ checkpoints (see :mod:`matting.training.state`), fine-tuning's starting weights.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from matting.io.files import remove_stale_temporaries
 from matting.layout import StageFiles
 from matting.losses import per_image_mse, per_image_sad
 from matting.models.loading import load_checkpoint
-from matting.training.callbacks import EpochSummaries, StopOnNonFinite
+from matting.training.callbacks import EpochSummaries, MovingAverage, StopOnNonFinite
 from matting.training.state import TrainingState, is_chief, save_model
 
 # ---------------------------------------------------------------------------------------------------
@@ -91,6 +92,11 @@ class FusedAdam(keras.optimizers.Adam):
     def __init__(self, *args, scaled=(), scale: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.scaled, self.scale = frozenset(scaled), float(scale)
+
+    def finalize_variable_values(self, var_list):
+        """Nothing: with ``use_ema``, :func:`fit_model` gives the model the moving average once
+        training is complete. Keras would at the end of every ``model.fit`` call, and a run resumed
+        inside an epoch calls it twice: its second call would go on from the average."""
 
     def get_config(self):
         return super().get_config() | {"scaled": sorted(self.scaled), "scale": self.scale}
@@ -204,6 +210,7 @@ def fit_model(
     jit_compile: bool = False,
     warmup_steps: int = 0,
     encoder_lr_scale: float = 1.0,
+    ema_momentum: float | None = None,
     verbose: int = 2,
 ) -> dict:
     """Train ``model`` and save, in ``out_dir``, the files of :class:`matting.layout.StageFiles`
@@ -221,6 +228,11 @@ def fit_model(
 
     ``warmup_steps``: the rate rises linearly over these first steps; ``encoder_lr_scale``: the
     encoder's (``enc*`` layers') variables learn at this fraction of the rate.
+
+    ``ema_momentum`` (e.g. 0.99): validation, ``best``, ``latest`` and ``last`` are of the weights'
+    exponential moving average, ``average = m * average + (1 - m) * weights`` after each step
+    (:class:`~matting.training.callbacks.MovingAverage`); the steps themselves, and the resume
+    state, go on from the raw weights, and the returned model holds the average.
     """
     if epochs <= 0 or steps_per_epoch <= 0:
         raise ConfigError(
@@ -235,15 +247,25 @@ def fit_model(
     if not 0 < encoder_lr_scale <= 1:
         raise ConfigError(f"train.fit.encoder_lr_scale must be in (0, 1], got {encoder_lr_scale}")
     encoder = [v.path for layer in model.layers if layer.name.startswith("enc") for v in layer.weights]
-    optimizer = FusedAdam(lr, scaled=encoder if encoder_lr_scale != 1 else (), scale=encoder_lr_scale)
+    if ema_momentum is not None and not 0 < ema_momentum < 1:
+        raise ConfigError(f"train.fit.ema_momentum must be null or in (0, 1), got {ema_momentum}")
+    averaged = MovingAverage() if ema_momentum is not None else None
+    optimizer = FusedAdam(
+        lr, scaled=encoder if encoder_lr_scale != 1 else (), scale=encoder_lr_scale,
+        use_ema=averaged is not None, ema_momentum=ema_momentum or 0.99,
+    )  # fmt: skip
     model.compile(optimizer=optimizer, loss=loss, metrics=training_metrics(), jit_compile=jit_compile)
     latest = files.latest if checkpoint_every else None
-    state = TrainingState(files.backup, steps_per_epoch, checkpoint_every, best=files.best, latest=latest)
+    state = TrainingState(
+        files.backup, steps_per_epoch, checkpoint_every, best=files.best, latest=latest,
+        published=averaged.applied if averaged else contextlib.nullcontext,
+    )  # fmt: skip
     chief = is_chief()
     if chief:
         remove_stale_temporaries(out)  # a model save cut short by a kill (last, best, latest)
     start = same_on_every_worker(state.restore(model), out)
-    callbacks = [StopOnNonFinite(), state]  # first: a non-finite step stops before anything is saved
+    # First: a non-finite step stops before anything is saved; the average, before validation reads it.
+    callbacks = [StopOnNonFinite(), *([averaged] if averaged else []), state]
     if chief:  # TensorBoard: one writer, the chief (the other workers' logs would only repeat it)
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(files.tensorboard), update_freq="epoch"))
         if val_ds is not None:
@@ -266,6 +288,8 @@ def fit_model(
         for key, values in run.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
     seconds = time.perf_counter() - started
+    if averaged:  # the model keeps the average from here on
+        optimizer._overwrite_model_variables_with_average_value(optimizer._trainable_variables)
     save_model(model, state.where(files.last))
     state.clear()  # training complete: nothing to resume
     return {

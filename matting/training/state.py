@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -56,6 +57,9 @@ class TrainingState(keras.callbacks.Callback):
     falls back to the older one if the newer cannot be read. The best model is renamed into place
     only after ``state.json`` records its score, so a kill between the two keeps an older best,
     never a worse one.
+
+    ``published``: a context manager in which the model holds the weights that ``best`` and
+    ``latest`` save (:meth:`MovingAverage.applied`); the state always saves the raw weights.
     """
 
     def __init__(
@@ -66,8 +70,10 @@ class TrainingState(keras.callbacks.Callback):
         *,
         best: Path | None = None,
         latest: Path | None = None,
+        published=contextlib.nullcontext,
     ):
         super().__init__()
+        self.published = published
         self.folder, self.steps_per_epoch, self.every = Path(folder), steps_per_epoch, every
         self.best_path, self.latest_path = best, latest
         self.step, self.best, self.saved = 0, None, None
@@ -112,7 +118,8 @@ class TrainingState(keras.callbacks.Callback):
         self.step += 1
         if self.every and self.step % self.every == 0:
             if self.latest_path:
-                save_model(self.model, self.where(self.latest_path))
+                with self.published():
+                    save_model(self.model, self.where(self.latest_path))
             self._save()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -122,7 +129,8 @@ class TrainingState(keras.callbacks.Callback):
             self.best = float(val)
         self._save()
         if improved and self.best_path:
-            save_model(self.model, self.where(self.best_path))
+            with self.published():
+                save_model(self.model, self.where(self.best_path))
 
     def clear(self) -> None:
         """Training complete: remove the state, ``state.json`` first, so that a kill while the
