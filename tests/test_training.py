@@ -440,8 +440,9 @@ def test_the_moving_average_is_validated_and_saved_while_the_steps_go_on_from_th
     def mse(model):
         return float(np.mean((model(image).numpy() - target.numpy()) ** 2))
 
-    assert result["history"]["val_mse"][-1] == pytest.approx(mse(saved), rel=1e-4)  # validation read the average
-    best = load_checkpoint(tmp_path / "ema" / "coarse_best.keras")  # and the best checkpoint holds it
+    # Validation read the average, and the best checkpoint holds it.
+    assert result["history"]["val_mse"][-1] == pytest.approx(mse(saved), rel=1e-4)
+    best = load_checkpoint(tmp_path / "ema" / "coarse_best.keras")
     assert min(result["history"]["val_mse"]) == pytest.approx(mse(best), rel=1e-4)
 
     # Stopped at step 6, inside the second epoch (its state saved), and started again: the rest of
