@@ -147,6 +147,16 @@ def test_the_live_pipeline_takes_uint8_into_the_graph_with_the_float_paths_resul
     np.testing.assert_allclose(pipeline.predict_batch(image), as_float, atol=1e-5)
 
 
+def test_the_uint8_graph_resizes_the_photo_without_converting_it_first(fast_pipeline):
+    from matting.inference.module import UINT8_SPEC
+
+    matte = tf.function(fast_pipeline.module.matte_uint8, input_signature=[UINT8_SPEC])
+    graph = matte.get_concrete_function().graph
+    photo = graph.inputs[0].name
+    readers = {op.type for op in graph.get_operations() if photo in {t.name for t in op.inputs}}
+    assert "ResizeBilinear" in readers and "Cast" not in readers, readers
+
+
 def test_the_backbone_batch_norms_use_the_configured_momentum():
     net = build_coarse_fast(bn_momentum=0.8)
     backbone = net.get_layer("enc_backbone")

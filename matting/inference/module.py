@@ -98,8 +98,8 @@ class MattingModule(tf.Module):
 
     def matte_uint8(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         """:meth:`matte` on ``[B, H, W, 3]`` uint8 RGB. Each resize reads the uint8 image and its
-        smaller result is scaled to [0, 1]: the photo itself is never converted to float (for a
-        12 MP photo on 2 cores, the conversion took twice as long as both resizes)."""
+        smaller result is scaled to [0, 1]: the photo itself is never converted to float, a pass
+        over every pixel of a large photo (``benchmarks/export_speed.py --size 3000 4000``)."""
         return self.matte(images, scale=255.0)
 
     @tf.function(input_signature=[IMAGE_SPEC])
